@@ -1,0 +1,35 @@
+# Thin targets over python -m coursekit. The first run creates .venv and installs the
+# package with its extras; later runs reuse it until pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# PROFILE picks the run profile: `make course` defaults to auto (full with CUDA, else
+# lab), `make test` to smoke; `make test PROFILE=full` runs the strict checks.
+COURSE_PROFILE := $(or $(PROFILE),auto)
+TEST_PROFILE   := $(or $(PROFILE),smoke)
+
+.PHONY: install course test lab clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python >= 3.11 is needed, found " + sys.version.split()[0]'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+course: $(STAMP)
+	$(BIN)/python -m coursekit run --profile $(COURSE_PROFILE)
+	@if [ -f docs/conf.py ]; then $(BIN)/python -m coursekit site; fi
+
+test: $(STAMP)
+	COURSEKIT_PROFILE=$(TEST_PROFILE) COURSEKIT_RESULTS=$(CURDIR)/build/test-results \
+		$(BIN)/python -m pytest tests notebooks --nbval-lax
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf build

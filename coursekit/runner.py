@@ -1,0 +1,175 @@
+"""Execute the course's notebooks with papermill and report what each measured.
+
+    python -m coursekit run --profile smoke                 # every notebook
+    python -m coursekit run 01 --profile lab -p steps 500   # one, with a parameter
+
+Executed copies go to ``build/notebooks/<profile>/``; each notebook records its checks
+in ``build/results/<notebook>.json``, which the summary table reads back.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from coursekit import claims
+from coursekit.bars import ENV_BATCH
+from coursekit.runtime import resolve_profile
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+BUILD = REPO / "build"
+
+
+def course_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
+    """The course's notebooks in teaching order (``NN_topic.ipynb``)."""
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if p.is_file())
+
+
+def find_notebooks(names: list[str], folder: Path = NOTEBOOKS) -> list[Path]:
+    """Notebooks named by path, file name, stem, or number prefix (``01``)."""
+    available = course_notebooks(folder)
+    if not names:
+        return available
+    chosen = []
+    for name in names:
+        path = Path(name)
+        if path.suffix == ".ipynb" and path.exists():
+            chosen.append(path.resolve())
+            continue
+        matches = [p for p in available if p.stem == path.stem or p.name.startswith(f"{name}_")]
+        if len(matches) != 1:
+            listing = ", ".join(p.stem for p in available) or "(none)"
+            raise ValueError(f"notebook={name!r} matches no single notebook; available: {listing}")
+        chosen.append(matches[0])
+    return chosen
+
+
+@dataclass
+class Outcome:
+    notebook: str
+    profile: str
+    ok: bool
+    wall_time_s: float
+    checks_passed: int = 0
+    checks_total: int = 0
+    error: str = ""
+    output: Path | None = None
+
+
+def _failure(err: Exception, executed: Path) -> str:
+    """Where and why a notebook failed, in one line a learner can find the cell from."""
+    import nbformat
+    import papermill
+
+    if not isinstance(err, papermill.PapermillExecutionError):
+        return f"{type(err).__name__}: {err}"
+    evalue = str(err.evalue).strip().splitlines()
+    reason = f"{err.ename}: {evalue[0] if evalue else ''}"
+    # papermill adds cells of its own to the executed copy: error banners (not counted in
+    # err.cell_index) and the injected parameters (counted there, absent from the source)
+    cells = [
+        c
+        for c in nbformat.read(executed, as_version=4).cells
+        if "papermill-error-cell-tag" not in c.metadata.get("tags", [])
+    ]
+    injected = [
+        i for i, c in enumerate(cells) if "injected-parameters" in c.metadata.get("tags", [])
+    ]
+    number = err.cell_index + 1 - sum(1 for i in injected if i < err.cell_index)
+    first_line = cells[err.cell_index].source.strip().splitlines()[0][:60]
+    return (
+        f"cell {number} of the notebook (In [{err.exec_count}] in the executed copy, "
+        f"starting `{first_line}`) raised {reason}"
+    )
+
+
+def execute(
+    notebook: Path,
+    profile: str,
+    parameters: dict | None = None,
+    out_dir: Path | None = None,
+    timeout: float | None = None,
+) -> Outcome:
+    """Execute one notebook with papermill; never raises for a failing notebook."""
+    import papermill
+
+    out_dir = out_dir or BUILD / "notebooks" / profile
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / notebook.name
+    results_file = claims.results_dir() / f"{notebook.stem}.json"
+    results_file.unlink(missing_ok=True)  # a stale file must not pass for this run's numbers
+    params = {"profile": profile, **(parameters or {})}
+    os.environ[ENV_BATCH] = "1"  # the kernel inherits it: progress bars print their last line
+    start = time.perf_counter()
+    error = ""
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=params,
+            cwd=str(notebook.parent),
+            kernel_name="python3",
+            progress_bar=False,
+            execution_timeout=timeout,
+        )
+    except Exception as err:  # any failure is reported in the summary, not as a traceback
+        error = _failure(err, output)
+    wall = time.perf_counter() - start
+    recorded = claims.load_results(notebook.stem) or {}
+    if not error and not recorded:
+        error = f"the notebook wrote no results file ({results_file}); does it call ck.setup?"
+    return Outcome(
+        notebook=notebook.stem,
+        profile=profile,
+        ok=not error,
+        wall_time_s=wall,
+        checks_passed=recorded.get("checks_passed", 0),
+        checks_total=recorded.get("checks_total", 0),
+        error=error,
+        output=output,
+    )
+
+
+def table(outcomes: list[Outcome]) -> str:
+    header = f"{'notebook':<32} {'profile':<7} {'status':<6} {'wall time':>9}  checks"
+    lines = [header, "-" * len(header)]
+    for o in outcomes:
+        status = "ok" if o.ok else "FAILED"
+        checks = f"{o.checks_passed}/{o.checks_total} passed"
+        lines.append(f"{o.notebook:<32} {o.profile:<7} {status:<6} {o.wall_time_s:8.1f}s  {checks}")
+    return "\n".join(lines)
+
+
+def run_course(
+    names: list[str],
+    profile: str = "auto",
+    parameters: dict | None = None,
+    fail_fast: bool = False,
+    timeout: float | None = None,
+) -> int:
+    """Run notebooks, print the summary table, return a process exit code."""
+    profile = resolve_profile(profile)
+    notebooks = find_notebooks(names)
+    if not notebooks:
+        print(f"no notebooks found in {NOTEBOOKS}", file=sys.stderr)
+        return 2
+    outcomes = []
+    for i, nb in enumerate(notebooks, 1):
+        print(f"[{i}/{len(notebooks)}] {nb.stem} ({profile}) ...", flush=True)
+        outcome = execute(nb, profile, parameters, timeout=timeout)
+        outcomes.append(outcome)
+        print(f"    {'ok' if outcome.ok else 'FAILED'} in {outcome.wall_time_s:.1f}s", flush=True)
+        if not outcome.ok and fail_fast:
+            break
+    print()
+    print(table(outcomes))
+    failed = [o for o in outcomes if not o.ok]
+    for o in failed:
+        print(f"\nFAILED {o.notebook}: {o.error}\n    executed copy: {o.output}")
+    print(f"\nexecuted notebooks: {BUILD / 'notebooks' / profile}")
+    print(f"recorded results:   {claims.results_dir()}")
+    return 1 if failed else 0

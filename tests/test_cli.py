@@ -1,0 +1,86 @@
+"""`python -m coursekit`: finding notebooks, parameters, and the failure summary."""
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from coursekit import cli, runner
+
+
+def test_list_prints_notebooks_in_order():
+    out = subprocess.run(
+        [sys.executable, "-m", "coursekit", "list"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == sorted(out) and "01_svi_coin_toss" in out
+
+
+def test_notebooks_are_found_by_number_stem_and_path():
+    by_number = runner.find_notebooks(["01"])
+    assert [p.stem for p in by_number] == ["01_svi_coin_toss"]
+    assert runner.find_notebooks(["01_svi_coin_toss"]) == by_number
+    assert runner.find_notebooks([str(by_number[0])]) == by_number
+
+
+def test_unknown_notebook_lists_what_exists():
+    with pytest.raises(
+        ValueError, match=r"notebook='99' matches no single notebook; available: 01_"
+    ):
+        runner.find_notebooks(["99"])
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("500", 500), ("1e-3", 1e-3), ("True", True), ("None", None), ("adam", "adam")],
+)
+def test_parameter_values_are_parsed_as_literals(text, value):
+    assert cli._parameters([["x", text]]) == {"x": value}
+
+
+def test_unknown_profile_is_refused_by_the_cli(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--profile", "fast"])
+    assert "invalid choice: 'fast'" in capsys.readouterr().err
+
+
+def _notebook(path, *sources):
+    cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    cells[0].metadata["tags"] = ["parameters"]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.notebook
+def test_run_summarises_passes_and_names_the_failing_cell(
+    tmp_path, results_dir, monkeypatch, capsys
+):
+    monkeypatch.setattr(runner, "BUILD", tmp_path / "build")
+    good = _notebook(
+        tmp_path / "01_good.ipynb",
+        'profile = "auto"',
+        'import coursekit as ck\nrun = ck.setup(profile, notebook="01_good")\n'
+        'run.check("two", 1 + 1, expected=2, tol=0)',
+    )
+    bad = _notebook(
+        tmp_path / "02_bad.ipynb",
+        'profile = "auto"',
+        'import coursekit as ck\nrun = ck.setup(profile, notebook="02_bad")',
+        'run.check("pi", 3.0, expected=3.14159, tol=dict(smoke=0.01))',
+    )
+    code = cli.main(["run", "--profile", "smoke", str(good), str(bad)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "01_good" in out and "1/1 passed" in out
+    assert (
+        "FAILED 02_bad: cell 3 of the notebook (In [4] in the executed copy, "
+        'starting `run.check("pi", 3.0, expected=3.14159, tol=dict(smoke=0.01))`) raised ClaimError'
+    ) in out
+    assert "pi = 3, expected 3.142 ± 0.01" in out
+    assert (tmp_path / "build" / "notebooks" / "smoke" / "02_bad.ipynb").exists()

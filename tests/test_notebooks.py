@@ -1,0 +1,103 @@
+"""Every notebook of the course, executed as a test.
+
+Each registered notebook runs with papermill under the test profile (smoke unless
+COURSEKIT_PROFILE says otherwise, e.g. `make test PROFILE=full`), and every claim it
+checks must hold. On a machine with CUDA the notebooks pick the GPU themselves.
+"""
+
+import json
+import os
+
+import nbformat
+import pytest
+
+from coursekit import runner
+
+# Every notebook in notebooks/, in teaching order. A new notebook must be added here.
+REGISTRY = {
+    "01_svi_coin_toss": dict(min_checks=8),
+}
+PROFILE = os.environ.get("COURSEKIT_PROFILE") or "smoke"
+NOTEBOOK_FILES = {p.stem: p for p in runner.course_notebooks()}
+
+
+def read(stem):
+    return nbformat.read(NOTEBOOK_FILES[stem], as_version=4)
+
+
+def execute(stem, tmp_path, **parameters):
+    return runner.execute(NOTEBOOK_FILES[stem], PROFILE, parameters, out_dir=tmp_path / "executed")
+
+
+def test_every_notebook_is_registered():
+    assert NOTEBOOK_FILES, "no notebooks found"
+    unregistered = sorted(set(NOTEBOOK_FILES) - set(REGISTRY))
+    missing = sorted(set(REGISTRY) - set(NOTEBOOK_FILES))
+    assert not unregistered, f"add these notebooks to REGISTRY in {__file__}: {unregistered}"
+    assert not missing, f"registered but not in notebooks/: {missing}"
+
+
+@pytest.mark.parametrize("stem", sorted(NOTEBOOK_FILES))
+def test_notebook_is_stored_without_outputs(stem):
+    nb = read(stem)
+    dirty = [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+    ]
+    assert not dirty, f"{stem}: cells {dirty} carry outputs; run `nbstripout` (pre-commit does it)"
+    assert "widgets" not in nb.metadata
+
+
+@pytest.mark.parametrize("stem", sorted(NOTEBOOK_FILES))
+def test_notebook_starts_the_course_way(stem):
+    """A parameters cell with profile and seed, then ck.setup naming this notebook."""
+    nb = read(stem)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, f"{stem}: needs exactly one cell tagged 'parameters'"
+    assert code[0] is params[0], f"{stem}: the parameters cell must be the first code cell"
+    assert 'profile = "auto"' in params[0].source and "seed = " in params[0].source
+    assert f'notebook="{stem}"' in code[1].source, f"{stem}: the second code cell calls ck.setup"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("stem", sorted(REGISTRY))
+def test_notebook_runs_and_its_claims_hold(stem, tmp_path, results_dir):
+    outcome = execute(stem, tmp_path)
+    assert outcome.ok, f"{stem} failed in the {PROFILE} profile: {outcome.error}"
+    recorded = json.loads((results_dir / f"{stem}.json").read_text())
+    assert recorded["profile"] == PROFILE and recorded["notebook"] == stem
+    assert recorded["checks_total"] >= REGISTRY[stem]["min_checks"]
+    assert recorded["checks_passed"] == recorded["checks_total"]
+    assert recorded["wall_time_s"] > 0
+
+
+@pytest.mark.notebook
+def test_coin_toss_is_deterministic(tmp_path, results_dir):
+    """The same seed gives the same numbers: every check and metric, to the last digit."""
+    runs = []
+    for attempt in range(2):
+        outcome = execute("01_svi_coin_toss", tmp_path / str(attempt), seed=3)
+        assert outcome.ok, outcome.error
+        recorded = json.loads((results_dir / "01_svi_coin_toss.json").read_text())
+        runs.append(([(c["name"], c["value"]) for c in recorded["checks"]], recorded["metrics"]))
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        (dict(steps=-5), "steps=-5 is not allowed: it must be an integer >= 1"),
+        (dict(prior_a=0.0), "prior_a=0.0 is not allowed: it must be a finite number > 0"),
+        (dict(heads=2.5), "heads=2.5 is not allowed: it must be an integer >= 0"),
+        (dict(profile="fast"), "profile='fast' is not allowed"),
+    ],
+)
+def test_bad_parameter_stops_with_a_clear_error(parameters, message, tmp_path, results_dir):
+    outcome = runner.execute(
+        NOTEBOOK_FILES["01_svi_coin_toss"], PROFILE, parameters, out_dir=tmp_path
+    )
+    assert not outcome.ok
+    assert "ValueError" in outcome.error and message in outcome.error
