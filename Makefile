@@ -29,7 +29,7 @@ test: $(STAMP)
 		$(BIN)/python -m pytest tests notebooks --nbval-lax
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf build
