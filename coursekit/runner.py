@@ -1,7 +1,7 @@
 """Execute the course's notebooks with papermill and report what each measured.
 
     python -m coursekit run --profile smoke                 # every notebook
-    python -m coursekit run 01 --profile lab -p steps 500   # one, with a parameter
+    python -m coursekit run 04 --profile lab -p steps 500   # one, with a parameter
 
 Executed copies go to ``build/notebooks/<profile>/``; each notebook records its checks
 in ``build/results/<notebook>.json``, which the summary table reads back.

@@ -1,6 +1,6 @@
 """Profiles, seeds, devices and the run object every notebook starts with.
 
-    run = ck.setup(profile, seed=seed, notebook="01_svi_coin_toss",
+    run = ck.setup(profile, seed=seed, notebook="04_svi_coin_toss",
                    smoke=dict(steps=300), lab=dict(steps=2000), full=dict(steps=5000))
     run.steps, run.device, run.check(...), run.record(...)
 

@@ -15,7 +15,7 @@ from coursekit import runner
 
 # Every notebook in notebooks/, in teaching order. A new notebook must be added here.
 REGISTRY = {
-    "01_svi_coin_toss": dict(min_checks=8),
+    "04_svi_coin_toss": dict(min_checks=8),
 }
 PROFILE = os.environ.get("COURSEKIT_PROFILE") or "smoke"
 NOTEBOOK_FILES = {p.stem: p for p in runner.course_notebooks()}
@@ -78,9 +78,9 @@ def test_coin_toss_is_deterministic(tmp_path, results_dir):
     """The same seed gives the same numbers: every check and metric, to the last digit."""
     runs = []
     for attempt in range(2):
-        outcome = execute("01_svi_coin_toss", tmp_path / str(attempt), seed=3)
+        outcome = execute("04_svi_coin_toss", tmp_path / str(attempt), seed=3)
         assert outcome.ok, outcome.error
-        recorded = json.loads((results_dir / "01_svi_coin_toss.json").read_text())
+        recorded = json.loads((results_dir / "04_svi_coin_toss.json").read_text())
         runs.append(([(c["name"], c["value"]) for c in recorded["checks"]], recorded["metrics"]))
     assert runs[0] == runs[1]
 
@@ -97,7 +97,7 @@ def test_coin_toss_is_deterministic(tmp_path, results_dir):
 )
 def test_bad_parameter_stops_with_a_clear_error(parameters, message, tmp_path, results_dir):
     outcome = runner.execute(
-        NOTEBOOK_FILES["01_svi_coin_toss"], PROFILE, parameters, out_dir=tmp_path
+        NOTEBOOK_FILES["04_svi_coin_toss"], PROFILE, parameters, out_dir=tmp_path
     )
     assert not outcome.ok
     assert "ValueError" in outcome.error and message in outcome.error
