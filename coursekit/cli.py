@@ -44,6 +44,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-x", "--fail-fast", action="store_true", help="stop at the first failure")
     run.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell")
 
+    sweep = sub.add_parser(
+        "sweep", help="execute one notebook over a grid of parameters and tabulate the results"
+    )
+    sweep.add_argument("notebook", help="a course notebook (name, number) or a notebook's path")
+    sweep.add_argument(
+        "-p",
+        "--parameter",
+        nargs="+",
+        action="append",
+        required=True,
+        metavar="NAME VALUE",
+        help="a swept parameter and its values, e.g. -p lr 0.01 0.1 (repeatable: a grid)",
+    )
+    sweep.add_argument(
+        "--set",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="a parameter held fixed over the sweep",
+    )
+    sweep.add_argument("--profile", default="auto", choices=[*PROFILES, "auto"])
+    sweep.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell")
+
     sub.add_parser("list", help="list the course's notebooks in order")
     return parser
 
@@ -56,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         for nb in runner.course_notebooks():
             print(nb.stem)
         return 0
+    if args.command == "sweep":
+        return _sweep(args)
     try:
         return runner.run_course(
             args.notebooks,
@@ -67,6 +92,35 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def _grid(specs: list[list[str]]) -> dict:
+    grid = {}
+    for spec in specs:
+        if len(spec) < 2:
+            raise ValueError(f"-p {spec[0]} needs at least one value, e.g. -p {spec[0]} 0.1 0.01")
+        grid[spec[0]] = [_literal(v) for v in spec[1:]]
+    return grid
+
+
+def _sweep(args) -> int:
+    from coursekit import sweep
+
+    try:
+        table = sweep.run(
+            args.notebook,
+            _grid(args.parameter),
+            profile=args.profile,
+            fixed=_parameters(args.set),
+            timeout=args.timeout,
+        )
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print()
+    sweep.print_table(table)
+    print(f"\nexecuted copies and sweep.csv: {table.attrs['out_dir']}")
+    return 0 if table["ok"].all() else 1
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 import subprocess
 import sys
 
-import nbformat
 import pytest
 
 from coursekit import cli, runner
@@ -44,31 +43,18 @@ def test_unknown_profile_is_refused_by_the_cli(capsys):
     assert "invalid choice: 'fast'" in capsys.readouterr().err
 
 
-def _notebook(path, *sources):
-    cells = [nbformat.v4.new_code_cell(s) for s in sources]
-    cells[0].metadata["tags"] = ["parameters"]
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, path)
-    return path
-
-
 @pytest.mark.notebook
 def test_run_summarises_passes_and_names_the_failing_cell(
-    tmp_path, results_dir, monkeypatch, capsys
+    tmp_path, results_dir, monkeypatch, capsys, write_notebook
 ):
     monkeypatch.setattr(runner, "BUILD", tmp_path / "build")
-    good = _notebook(
+    good = write_notebook(
         tmp_path / "01_good.ipynb",
         'profile = "auto"',
         'import coursekit as ck\nrun = ck.setup(profile, notebook="01_good")\n'
         'run.check("two", 1 + 1, expected=2, tol=0)',
     )
-    bad = _notebook(
+    bad = write_notebook(
         tmp_path / "02_bad.ipynb",
         'profile = "auto"',
         'import coursekit as ck\nrun = ck.setup(profile, notebook="02_bad")',

@@ -1,0 +1,135 @@
+"""Parameter sweeps: one notebook executed over a grid of parameters, results gathered.
+
+    python -m coursekit sweep 03 -p batch_size 64 256 1024 -p lr 0.01 0.1 --profile smoke
+
+or, from Python (a notebook included),
+
+    table = ck.sweep.run("notebooks/tasks/train_digits.ipynb",
+                         {"batch_size": [64, 256], "lr": [0.01, 0.1]}, profile="smoke")
+    ck.sweep.heatmap(table, x="batch_size", y="lr", value="test accuracy")
+
+Each grid point is one papermill run of the notebook with those parameters; its
+executed copy and its recorded results (``run.check`` / ``run.record``) land in
+``build/sweeps/<notebook>/<profile>/``, and the table has one row per point: the
+parameters, whether it ran, its wall time, and every checked or recorded number.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+
+from coursekit import runner
+from coursekit.runtime import resolve_profile
+
+
+def grid_points(grid: dict[str, list]) -> list[dict]:
+    """Every combination of the grid's values, in order (the last name varies fastest)."""
+    if not grid:
+        raise ValueError("grid={} is not allowed: name at least one parameter with values")
+    for name, values in grid.items():
+        if not isinstance(values, list | tuple) or not values:
+            raise ValueError(
+                f"grid[{name!r}]={values!r} is not allowed: it must be a non-empty list"
+            )
+    names = list(grid)
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
+
+
+def _point_id(point: dict) -> str:
+    return "__".join(f"{k}={v}" for k, v in point.items()).replace("/", "_")
+
+
+def sweep_dir(notebook: Path, profile: str) -> Path:
+    return runner.BUILD / "sweeps" / notebook.stem / profile
+
+
+def run(
+    notebook: str | Path,
+    grid: dict[str, list],
+    *,
+    profile: str = "auto",
+    fixed: dict | None = None,
+    out_dir: Path | None = None,
+    timeout: float | None = None,
+):
+    """Execute ``notebook`` once per grid point; return a pandas DataFrame, one row each.
+
+    A failing point does not stop the sweep: its row has ``ok`` False and the error.
+    """
+    import pandas as pd
+
+    from coursekit.bars import progress
+
+    notebook = runner.find_notebooks([str(notebook)])[0]
+    profile = resolve_profile(profile)
+    points = grid_points(grid)
+    out_dir = Path(out_dir) if out_dir else sweep_dir(notebook, profile)
+    rows = []
+    saved = os.environ.get("COURSEKIT_RESULTS")
+    try:
+        bar = progress(points, desc=f"sweep {notebook.stem}")
+        for point in bar:
+            bar.set_postfix_str(_point_id(point))
+            point_dir = out_dir / _point_id(point)
+            os.environ["COURSEKIT_RESULTS"] = str(point_dir)  # the kernel inherits it
+            outcome = runner.execute(
+                notebook, profile, {**(fixed or {}), **point}, out_dir=point_dir, timeout=timeout
+            )
+            rows.append(_row(point, outcome, point_dir / f"{notebook.stem}.json"))
+    finally:
+        if saved is None:
+            os.environ.pop("COURSEKIT_RESULTS", None)
+        else:
+            os.environ["COURSEKIT_RESULTS"] = saved
+    table = pd.DataFrame(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "sweep.csv", index=False)
+    table.attrs["out_dir"] = str(out_dir)
+    return table
+
+
+def _row(point: dict, outcome: runner.Outcome, results_file: Path) -> dict:
+    row = {**point, "ok": outcome.ok, "wall_time_s": round(outcome.wall_time_s, 2)}
+    if results_file.exists():
+        recorded = json.loads(results_file.read_text())
+        row.update({c["name"]: c["value"] for c in recorded["checks"]})
+        row.update({k: v for k, v in recorded["metrics"].items() if isinstance(v, int | float)})
+    row["error"] = outcome.error
+    return row
+
+
+def heatmap(table, x: str, y: str, value: str, ax=None, fmt: str = "{:.3g}", cmap: str = "viridis"):
+    """A heat map of ``value`` over two swept parameters, each cell labelled with its number."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    for column in (x, y, value):
+        if column not in table.columns:
+            raise ValueError(f"column {column!r} is not in the sweep table: {list(table.columns)}")
+    pivot = table.pivot_table(index=y, columns=x, values=value, aggfunc="mean", dropna=False)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.2 * len(pivot.columns) + 2.5, 0.8 * len(pivot.index) + 1.8))
+    image = ax.imshow(pivot.to_numpy(dtype=float), cmap=cmap, aspect="auto", origin="lower")
+    ax.set_xticks(range(len(pivot.columns)), [str(c) for c in pivot.columns])
+    ax.set_yticks(range(len(pivot.index)), [str(i) for i in pivot.index])
+    ax.set(xlabel=x, ylabel=y, title=value)
+    finite = pivot.to_numpy(dtype=float)
+    middle = np.nanmean(finite) if np.isfinite(finite).any() else 0.0
+    for (i, j), v in np.ndenumerate(finite):
+        label = "failed" if np.isnan(v) else fmt.format(v)
+        ax.text(j, i, label, ha="center", va="center", color="white" if v < middle else "black")
+    ax.figure.colorbar(image, ax=ax)
+    return ax
+
+
+def print_table(table) -> None:
+    shown = table.drop(columns=["error"]).to_string(index=False)
+    print(shown)
+    for _, row in table[~table["ok"]].iterrows():
+        print(f"FAILED {row.drop(['ok', 'error', 'wall_time_s']).to_dict()}: {row['error']}")
+
+
+__all__ = ["grid_points", "heatmap", "run", "sweep_dir"]
