@@ -19,10 +19,16 @@ REGISTRY = {
 }
 PROFILE = os.environ.get("COURSEKIT_PROFILE") or "smoke"
 NOTEBOOK_FILES = {p.stem: p for p in runner.course_notebooks()}
+# Course notebooks and the task notebooks they run (e.g. by a sweep) in notebooks/tasks/.
+ALL_NOTEBOOKS = {
+    p.stem: p
+    for p in sorted(runner.NOTEBOOKS.rglob("*.ipynb"))
+    if ".ipynb_checkpoints" not in p.parts
+}
 
 
 def read(stem):
-    return nbformat.read(NOTEBOOK_FILES[stem], as_version=4)
+    return nbformat.read(ALL_NOTEBOOKS[stem], as_version=4)
 
 
 def execute(stem, tmp_path, **parameters):
@@ -37,7 +43,7 @@ def test_every_notebook_is_registered():
     assert not missing, f"registered but not in notebooks/: {missing}"
 
 
-@pytest.mark.parametrize("stem", sorted(NOTEBOOK_FILES))
+@pytest.mark.parametrize("stem", sorted(ALL_NOTEBOOKS))
 def test_notebook_is_stored_without_outputs(stem):
     nb = read(stem)
     dirty = [
@@ -49,7 +55,7 @@ def test_notebook_is_stored_without_outputs(stem):
     assert "widgets" not in nb.metadata
 
 
-@pytest.mark.parametrize("stem", sorted(NOTEBOOK_FILES))
+@pytest.mark.parametrize("stem", sorted(ALL_NOTEBOOKS))
 def test_notebook_starts_the_course_way(stem):
     """A parameters cell with profile and seed, then ck.setup naming this notebook."""
     nb = read(stem)
