@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--profile", default="auto", choices=[*PROFILES, "auto"])
     sweep.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell")
 
+    bench = sub.add_parser("bench", help="benchmarks: `bench optim` times coursekit.optim vs torch")
+    bench.add_argument("suite", choices=["optim"])
+    bench.add_argument("--params", type=int, default=10_000_000, help="model size (parameters)")
+    bench.add_argument("--steps", type=int, default=20, help="timed steps per optimiser")
+    bench.add_argument("--device", default="auto", help="cpu, cuda, or auto")
+
     sub.add_parser("list", help="list the course's notebooks in order")
     return parser
 
@@ -81,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "bench":
+        return _bench(args)
     try:
         return runner.run_course(
             args.notebooks,
@@ -101,6 +109,19 @@ def _grid(specs: list[list[str]]) -> dict:
             raise ValueError(f"-p {spec[0]} needs at least one value, e.g. -p {spec[0]} 0.1 0.01")
         grid[spec[0]] = [_literal(v) for v in spec[1:]]
     return grid
+
+
+def _bench(args) -> int:
+    import pandas as pd
+
+    from coursekit.optim.bench import bench
+    from coursekit.runtime import pick_device
+
+    device = pick_device(args.device)
+    print(f"coursekit.optim against torch.optim (foreach), {args.params:,} parameters, {device}")
+    rows = bench(n_params=args.params, steps=args.steps, device=str(device))
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    return 0
 
 
 def _sweep(args) -> int:
