@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 COURSE_PROFILE := $(or $(PROFILE),auto)
 TEST_PROFILE   := $(or $(PROFILE),smoke)
 
-.PHONY: install course test lab clean
+.PHONY: install course test lab site clean
 
 install: $(STAMP)
 
@@ -27,6 +27,11 @@ course: $(STAMP)
 test: $(STAMP)
 	COURSEKIT_PROFILE=$(TEST_PROFILE) COURSEKIT_RESULTS=$(CURDIR)/build/test-results \
 		$(BIN)/python -m pytest tests notebooks --nbval-lax
+
+# The static site from the executed notebooks (no re-execution) into build/site/;
+# `make site PROFILE=smoke` picks the profile, else the most complete executed set.
+site: $(STAMP)
+	$(BIN)/python -m coursekit site $(if $(PROFILE),--profile $(PROFILE))
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -1,9 +1,10 @@
-"""Command line: ``python -m coursekit run|list``."""
+"""Command line: ``python -m coursekit run|list|sweep|bench|site``."""
 
 from __future__ import annotations
 
 import argparse
 import ast
+import os
 import sys
 
 from coursekit.claims import PROFILES
@@ -74,6 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default="auto", help="cpu, cuda, or auto")
 
     sub.add_parser("list", help="list the course's notebooks in order")
+
+    site = sub.add_parser(
+        "site", help="build the static site from the executed notebooks into build/site/"
+    )
+    site.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help="whose executed copies to show (default: the most complete set, then the newest)",
+    )
+    site.add_argument(
+        "--repo-url",
+        default=os.environ.get("COURSEKIT_REPO_URL", ""),
+        help="the course's repository, for Binder/Colab launch buttons ($COURSEKIT_REPO_URL)",
+    )
+    site.add_argument("--branch", default="main", help="the repository branch launch buttons use")
     return parser
 
 
@@ -89,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         return _sweep(args)
     if args.command == "bench":
         return _bench(args)
+    if args.command == "site":
+        return _site(args)
     try:
         return runner.run_course(
             args.notebooks,
@@ -121,6 +140,18 @@ def _bench(args) -> int:
     print(f"coursekit.optim against torch.optim (foreach), {args.params:,} parameters, {device}")
     rows = bench(n_params=args.params, steps=args.steps, device=str(device))
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    return 0
+
+
+def _site(args) -> int:
+    from coursekit import site
+
+    try:
+        index = site.build(args.profile, repo_url=args.repo_url, branch=args.branch)
+    except (ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(index)
     return 0
 
 
