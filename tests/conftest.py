@@ -1,4 +1,23 @@
+import shutil
+from pathlib import Path
+
 import pytest
+
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # without these Chromium keeps calling out to Google's services, which this
+    # offline machine refuses, many times over
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+]
 
 
 @pytest.fixture
@@ -27,3 +46,25 @@ def write_notebook():
         return path
 
     return write
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Debian Chromium driven by selenium; skips where Chromium is not installed."""
+    if CHROMIUM is None or not Path(CHROMEDRIVER).exists():
+        pytest.skip(
+            "Chromium is not installed: apt-get install chromium chromium-driver (.ci/run installs them)"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()

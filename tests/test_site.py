@@ -13,7 +13,6 @@ import http.server
 import json
 import os
 import re
-import shutil
 import threading
 from pathlib import Path
 
@@ -32,26 +31,7 @@ TASK_PAGES = [
 ]
 PAGES = ["index", *NAV_PAGES, *TASK_PAGES]
 SHOTS = runner.BUILD / "site-screenshots"
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,900",
-]
 WAIT_S = 30
-
-browser_only = pytest.mark.skipif(
-    CHROMIUM is None or not Path(CHROMEDRIVER).exists(),
-    reason="Chromium is not installed: apt-get install chromium chromium-driver "
-    "(.ci/run installs them)",
-)
 
 # What the console may log. Errors and warnings fail a page (SEVERE is what Chromium
 # reports for a script error and for any resource that failed to load, a 404 included);
@@ -97,24 +77,6 @@ def server(built_site):
     yield f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
     httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(WAIT_S)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
 
 
 # --- helpers ------------------------------------------------------------------------
@@ -163,6 +125,7 @@ def screenshot(driver, name):
     """The whole page (up to 8000 px tall) as build/site-screenshots/<name>.png."""
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1280, min(max(height, 900), 8000))
+    SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name.replace('/', '__')}.png"
     driver.save_screenshot(str(path))
     driver.set_window_size(1280, 900)
@@ -180,7 +143,6 @@ def search_term(notebook):
 # --- the browser tests --------------------------------------------------------------
 
 
-@browser_only
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_offline_without_errors(page, browser, server):
     url = server + page + ".html"
@@ -223,7 +185,6 @@ def test_page_renders_offline_without_errors(page, browser, server):
     screenshot(browser, page)
 
 
-@browser_only
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.stem)
 def test_notebook_page_has_outputs_downloads_and_launch(notebook, browser, server):
     page = f"notebooks/{notebook.stem}"
@@ -258,7 +219,6 @@ def test_notebook_page_has_outputs_downloads_and_launch(notebook, browser, serve
             )
 
 
-@browser_only
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.stem)
 def test_search_finds_the_notebook(notebook, browser, server):
     from selenium.webdriver.common.keys import Keys
@@ -308,7 +268,6 @@ def test_search_finds_the_notebook(notebook, browser, server):
     screenshot(browser, f"search-{notebook.stem}")
 
 
-@browser_only
 @pytest.mark.parametrize("page", ["index", *(f"notebooks/{nb.stem}" for nb in NOTEBOOKS[:1])])
 def test_dark_theme(page, browser, server):
     open_page(browser, server + page + ".html")
@@ -341,7 +300,6 @@ def test_dark_theme(page, browser, server):
     browser.execute_script("localStorage.clear()")
 
 
-@browser_only
 def test_results_page_shows_every_check(browser, server, built_site):
     open_page(browser, server + "results.html")
     for nb in NOTEBOOKS:
