@@ -103,6 +103,7 @@ def execute(
     results_file = claims.results_dir() / f"{notebook.stem}.json"
     results_file.unlink(missing_ok=True)  # a stale file must not pass for this run's numbers
     params = {"profile": profile, **(parameters or {})}
+    saved = os.environ.get(ENV_BATCH)
     os.environ[ENV_BATCH] = "1"  # the kernel inherits it: progress bars print their last line
     start = time.perf_counter()
     error = ""
@@ -118,6 +119,11 @@ def execute(
         )
     except Exception as err:  # any failure is reported in the summary, not as a traceback
         error = _failure(err, output)
+    finally:  # a sweep from an interactive notebook keeps its live progress bars
+        if saved is None:
+            os.environ.pop(ENV_BATCH, None)
+        else:
+            os.environ[ENV_BATCH] = saved
     wall = time.perf_counter() - start
     recorded = claims.load_results(notebook.stem) or {}
     if not error and not recorded:

@@ -116,11 +116,17 @@ def heatmap(table, x: str, y: str, value: str, ax=None, fmt: str = "{:.3g}", cma
     ax.set_xticks(range(len(pivot.columns)), [str(c) for c in pivot.columns])
     ax.set_yticks(range(len(pivot.index)), [str(i) for i in pivot.index])
     ax.set(xlabel=x, ylabel=y, title=value)
-    finite = pivot.to_numpy(dtype=float)
-    middle = np.nanmean(finite) if np.isfinite(finite).any() else 0.0
-    for (i, j), v in np.ndenumerate(finite):
-        label = "failed" if np.isnan(v) else fmt.format(v)
-        ax.text(j, i, label, ha="center", va="center", color="white" if v < middle else "black")
+    values = pivot.to_numpy(dtype=float)
+    ran = table.pivot_table(index=y, columns=x, values="ok", aggfunc="any", dropna=False)
+    # text in the colour map's light or dark half gets the contrasting colour
+    norm = image.norm
+    for (i, j), v in np.ndenumerate(values):
+        if np.isnan(v):  # a point that failed, or ran without recording this value
+            label, colour = ("not recorded" if ran.iloc[i, j] else "failed"), "black"
+        else:
+            label = fmt.format(v)
+            colour = "white" if sum(image.cmap(norm(v))[:3]) < 1.5 else "black"
+        ax.text(j, i, label, ha="center", va="center", color=colour)
     ax.figure.colorbar(image, ax=ax)
     return ax
 

@@ -1,5 +1,6 @@
 """`python -m coursekit`: finding notebooks, parameters, and the failure summary."""
 
+import os
 import subprocess
 import sys
 
@@ -70,3 +71,12 @@ def test_run_summarises_passes_and_names_the_failing_cell(
     ) in out
     assert "pi = 3, expected 3.142 ± 0.01" in out
     assert (tmp_path / "build" / "notebooks" / "smoke" / "02_bad.ipynb").exists()
+
+
+@pytest.mark.notebook
+def test_execute_restores_the_batch_flag(tmp_path, results_dir, monkeypatch, write_notebook):
+    """A sweep run from a learner's notebook must not silence that notebook's own bars."""
+    monkeypatch.delenv("COURSEKIT_BATCH", raising=False)
+    nb = write_notebook(tmp_path / "flag.ipynb", 'profile = "auto"', "import os")
+    runner.execute(nb, "smoke", out_dir=tmp_path / "out")
+    assert "COURSEKIT_BATCH" not in os.environ

@@ -17,6 +17,7 @@ from coursekit import claims, runner
 REGISTRY = {
     "01_gradient_descent": dict(min_checks=33),
     "02_stochastic_adaptive": dict(min_checks=56),
+    "03_large_batch": dict(min_checks=15),
     "04_svi_coin_toss": dict(min_checks=8),
     "07_gaussian_processes": dict(min_checks=20),
     "08_probabilistic_programming": dict(min_checks=28),

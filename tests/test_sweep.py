@@ -59,3 +59,18 @@ def test_sweep_runs_every_point_and_gathers_numbers(tmp_path, monkeypatch, write
     assert labels == ["30", "60", "failed", "failed"]
     with pytest.raises(ValueError, match="'accuracy' is not in the sweep table"):
         sweep.heatmap(table, x="a", y="b", value="accuracy")
+
+
+def test_heatmap_tells_failed_from_not_recorded():
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "lr": [0.1, 0.1, 1.0, 1.0],
+            "batch_size": [8, 64, 8, 64],
+            "ok": [True, True, True, False],
+            "steps to target": [12.0, float("nan"), 3.0, float("nan")],
+        }
+    )
+    ax = sweep.heatmap(table, x="batch_size", y="lr", value="steps to target")
+    assert sorted(t.get_text() for t in ax.texts) == ["12", "3", "failed", "not recorded"]
