@@ -68,3 +68,19 @@ def browser(tmp_path_factory):
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without Horovod (its build failed or was skipped), notebook 10 skips and says why;
+    CI sets COURSEKIT_REQUIRE_HOROVOD=1, so there it runs or fails, never skips."""
+    import os
+
+    horovod_items = [item for item in items if "10_horovod" in item.nodeid]
+    if not horovod_items or os.environ.get("COURSEKIT_REQUIRE_HOROVOD") == "1":
+        return
+    from coursekit.dist import horovod_status
+
+    usable, why = horovod_status()
+    if not usable:
+        for item in horovod_items:
+            item.add_marker(pytest.mark.skip(reason=why))
