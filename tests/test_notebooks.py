@@ -21,6 +21,7 @@ REGISTRY = {
     "04_svi_coin_toss": dict(min_checks=8),
     "07_gaussian_processes": dict(min_checks=20),
     "08_probabilistic_programming": dict(min_checks=28),
+    "09_transfer_learning": dict(min_checks=10),
     "10_horovod": dict(min_checks=23),
 }
 PROFILE = os.environ.get("COURSEKIT_PROFILE") or "smoke"
