@@ -26,7 +26,7 @@ course: $(STAMP) horovod
 
 test: $(STAMP) horovod
 	COURSEKIT_PROFILE=$(TEST_PROFILE) COURSEKIT_RESULTS=$(CURDIR)/build/test-results \
-		$(BIN)/python -m pytest tests notebooks --nbval-lax
+		$(BIN)/python -m pytest tests notebooks --nbval-lax --durations=20
 
 # Horovod 0.28.1 built for this venv's torch by tools/build_horovod.sh: minutes once, then
 # seconds from a cached wheel, nothing when it is installed. A failed build prints its log's
