@@ -96,12 +96,21 @@ def test_run_all_cells_in_jupyterlab(lab, browser):
     browser.find_element(By.CSS_SELECTOR, run_all).click()
 
     # Done when the last cell has printed its summary, or a cell has raised.
-    WebDriverWait(browser, RUN_S, poll_frequency=1).until(
-        lambda d: any(s in notebook_text(d) for s in ("checks recorded in", "Traceback")),
-        f"Run All did not reach the last cell within {RUN_S} s",
-    )
+    from selenium.common.exceptions import TimeoutException
+
     runner.BUILD.mkdir(exist_ok=True)
-    browser.save_screenshot(str(runner.BUILD / "jupyterlab-run-all.png"))
+    shot = runner.BUILD / "jupyterlab-run-all.png"
+    try:
+        WebDriverWait(browser, RUN_S, poll_frequency=1).until(
+            lambda d: any(s in notebook_text(d) for s in ("checks recorded in", "Traceback"))
+        )
+    except TimeoutException:
+        browser.save_screenshot(str(shot))
+        pytest.fail(
+            f"Run All did not reach the last cell within {RUN_S} s; screenshot: {shot}; "
+            f"the notebook's end:\n{notebook_text(browser)[-2000:]}"
+        )
+    browser.save_screenshot(str(shot))
     text = notebook_text(browser)
     assert "Traceback" not in text, text[-3000:]
     data = json.loads((results / f"{NOTEBOOK}.json").read_text())
