@@ -17,14 +17,10 @@ import math
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
+from coursekit import validate
+
 DECAYS = ("cosine", "linear", "constant")
 RULES = ("linear", "sqrt", "none")
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}={value!r} is not allowed: it must be an integer >= {minimum}")
-    return value
 
 
 def scaled_lr(base_lr: float, batch_size: int, base_batch_size: int, rule: str = "linear") -> float:
@@ -34,12 +30,10 @@ def scaled_lr(base_lr: float, batch_size: int, base_batch_size: int, rule: str =
     ``"sqrt"``: by sqrt(k), which keeps the variance of the step the same (Krizhevsky 2014;
     the LAMB paper uses it for its own learning rate); ``"none"``: keep ``base_lr``.
     """
-    if rule not in RULES:
-        raise ValueError(f"rule={rule!r} is not allowed: it must be one of {', '.join(RULES)}")
-    if not base_lr > 0 or not math.isfinite(base_lr):
-        raise ValueError(f"base_lr={base_lr!r} is not allowed: it must be a finite number > 0")
-    _check_int("batch_size", batch_size, 1)
-    _check_int("base_batch_size", base_batch_size, 1)
+    validate.one_of("rule", rule, RULES)
+    validate.positive("base_lr", base_lr)
+    validate.integer("batch_size", batch_size, minimum=1)
+    validate.integer("base_batch_size", base_batch_size, minimum=1)
     k = batch_size / base_batch_size
     return base_lr * {"linear": k, "sqrt": math.sqrt(k), "none": 1.0}[rule]
 
@@ -78,14 +72,10 @@ def warmup_decay(
     final_fraction: float = 0.0,
 ) -> LambdaLR:
     """A ``LambdaLR`` that follows :func:`warmup_factor`; step it after every optimiser step."""
-    _check_int("warmup_steps", warmup_steps, 0)
-    _check_int("total_steps", total_steps, 1)
-    if decay not in DECAYS:
-        raise ValueError(f"decay={decay!r} is not allowed: it must be one of {', '.join(DECAYS)}")
-    if not 0 <= final_fraction <= 1:
-        raise ValueError(
-            f"final_fraction={final_fraction!r} is not allowed: it must be a number in [0, 1]"
-        )
+    validate.integer("warmup_steps", warmup_steps, minimum=0)
+    validate.integer("total_steps", total_steps, minimum=1)
+    validate.one_of("decay", decay, DECAYS)
+    validate.in_interval("final_fraction", final_fraction, 0, 1)
     return LambdaLR(
         optimizer,
         lambda step: warmup_factor(step, warmup_steps, total_steps, decay, final_fraction),
