@@ -23,7 +23,6 @@ import hashlib
 import http.client
 import json
 import math
-import numbers
 import os
 import struct
 import sys
@@ -37,6 +36,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from coursekit import validate
 from coursekit.bars import progress
 
 ENV_DATA = "COURSEKIT_DATA"
@@ -109,8 +109,7 @@ class Digits:
 
 def _split_indices(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded shuffle of range(n), cut into (train, test) index arrays."""
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction!r}")
+    validate.in_interval("test_fraction", test_fraction, 0, 1, closed="neither")
     order = np.random.default_rng(seed).permutation(n)
     n_test = max(1, round(n * test_fraction))
     return order[n_test:], order[:n_test]
@@ -404,10 +403,7 @@ def as_loader(
     x: torch.Tensor, y: torch.Tensor, batch_size: int = 64, shuffle: bool = True, seed: int = 0
 ) -> DataLoader:
     """A DataLoader over (x, y); with ``shuffle`` its order is fixed by ``seed``."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    batch_size = validate.integer("batch_size", batch_size, minimum=1)
     if len(x) != len(y):
         raise ValueError(f"x and y differ in length: {len(x)} and {len(y)}")
     generator = torch.Generator().manual_seed(seed) if shuffle else None

@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from coursekit import validate
+
 
 def _pixels(image_shape) -> int:
     height, width = _shape(image_shape)
@@ -229,8 +231,8 @@ def train_classifier(
     initialised from torch's global generator, which the caller seeds. Returns the model in
     eval mode.
     """
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    epochs = validate.integer("epochs", epochs, minimum=1)
+    batch_size = validate.integer("batch_size", batch_size, minimum=1)
     device = torch.device(device)
     model = DigitClassifier(tuple(x.shape[-2:]), features=features).to(device)
     x, y = x.to(device), y.to(device)

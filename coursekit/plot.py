@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import torch
 
+from coursekit import validate
+
 Fn = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -32,8 +34,7 @@ def grid_values(
 
     The grid is made on ``device`` (the CPU by default): pass the device ``fn``'s own
     tensors live on, such as a problem's data on the GPU."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    n = validate.integer("n", n, minimum=2)
     for name, (lo, hi) in (("xlim", xlim), ("ylim", ylim)):
         if not lo < hi:
             raise ValueError(f"{name} must be (low, high) with low < high, got {(lo, hi)!r}")

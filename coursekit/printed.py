@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from coursekit import validate
+
 VERSION = 1  # bump when the images a seed gives change
 SIZES = (8, 28)
 _FAMILIES = ("DejaVuSans", "DejaVuSerif", "STIXGeneral", "cmr10", "cmb10", "cmss10", "cmtt10")
@@ -104,10 +106,8 @@ def printed_digits(n: int, image_size: int = 8, seed: int = 0):
     """``n`` printed digits, balanced over the classes 0-9 (their order shuffled)."""
     from PIL import ImageFont
 
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n={n!r} is not allowed: it must be an integer >= 1")
-    if image_size not in SIZES:
-        raise ValueError(f"image_size={image_size!r} is not allowed: it must be one of {SIZES}")
+    n = validate.integer("n", n, minimum=1)
+    validate.one_of("image_size", image_size, SIZES)
     rng = np.random.default_rng(seed)
     names = fonts()
     labels = rng.permutation(np.arange(n) % 10)

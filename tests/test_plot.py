@@ -32,7 +32,7 @@ def test_grid_values_evaluates_the_function_on_the_window():
     [
         (dict(xlim=(1, 1), ylim=(0, 1)), "xlim"),
         (dict(xlim=(0, 1), ylim=(2, 1)), "ylim"),
-        (dict(xlim=(0, 1), ylim=(0, 1), n=1), "n must be an integer >= 2"),
+        (dict(xlim=(0, 1), ylim=(0, 1), n=1), "n=1 is not allowed: it must be an integer >= 2"),
     ],
 )
 def test_grid_values_rejects_bad_windows(kwargs, message):
