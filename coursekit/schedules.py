@@ -53,8 +53,7 @@ def warmup_factor(
     ``final_fraction`` at ``total_steps`` along a half cosine or a straight line, and stays
     there for any later step.
     """
-    if decay not in DECAYS:
-        raise ValueError(f"decay={decay!r} is not allowed: it must be one of {', '.join(DECAYS)}")
+    validate.one_of("decay", decay, DECAYS)
     if step < warmup_steps:
         return (step + 1) / warmup_steps
     if decay == "constant" or total_steps <= warmup_steps:
