@@ -1,4 +1,4 @@
-"""Command line: ``python -m coursekit run|list|sweep|bench|site``."""
+"""Command line: ``python -m coursekit run|list|sweep|seeds|bench|site``."""
 
 from __future__ import annotations
 
@@ -68,6 +68,25 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--profile", default="auto", choices=[*PROFILES, "auto"])
     sweep.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell")
 
+    seeds = sub.add_parser(
+        "seeds",
+        help="run notebooks over several seeds and report, per claim, its spread and whether "
+        "every seed passed",
+    )
+    seeds.add_argument("notebooks", nargs="*", help="names, numbers (01) or paths; default: all")
+    seeds.add_argument("--n", type=int, default=5, help="how many seeds (default 5)")
+    seeds.add_argument("--first", type=int, default=0, help="the first seed (default 0)")
+    seeds.add_argument("--profile", default="lab", choices=[*PROFILES, "auto"])
+    seeds.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="a notebook parameter held fixed over the seeds",
+    )
+    seeds.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell")
+
     bench = sub.add_parser("bench", help="benchmarks: `bench optim` times coursekit.optim vs torch")
     bench.add_argument("suite", choices=["optim"])
     bench.add_argument("--params", type=int, default=10_000_000, help="model size (parameters)")
@@ -104,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "seeds":
+        return _seeds(args)
     if args.command == "bench":
         return _bench(args)
     if args.command == "site":
@@ -153,6 +174,45 @@ def _site(args) -> int:
         return 1
     print(index)
     return 0
+
+
+def _seeds(args) -> int:
+    import pandas as pd
+
+    from coursekit import runner, seeds
+
+    try:
+        notebooks = runner.find_notebooks(args.notebooks)
+        reports = []
+        for nb in notebooks:
+            print(f"{nb.stem}: seeds {args.first}..{args.first + args.n - 1} ({args.profile})")
+            reports.append(
+                seeds.run(
+                    nb,
+                    args.n,
+                    profile=args.profile,
+                    first=args.first,
+                    parameters=_parameters(args.parameter),
+                    timeout=args.timeout,
+                )
+            )
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    with pd.option_context("display.width", 200, "display.max_colwidth", 70):
+        for report in reports:
+            print(f"\n{report.notebook} ({report.profile}):")
+            print(report.frame().to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+            for seed, why in report.failed_runs.items():
+                print(f"seed {seed} stopped before the end: {why}")
+            print(f"report: {report.out_dir / 'seeds.md'}")
+    failing = [r.notebook for r in reports if not r.ok]
+    print(
+        f"\n{len(reports) - len(failing)}/{len(reports)} notebooks: every claim held on every seed"
+    )
+    if failing:
+        print("not on every seed: " + ", ".join(failing))
+    return 1 if failing else 0
 
 
 def _sweep(args) -> int:

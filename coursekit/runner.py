@@ -94,38 +94,48 @@ def execute(
     out_dir: Path | None = None,
     timeout: float | None = None,
 ) -> Outcome:
-    """Execute one notebook with papermill; never raises for a failing notebook."""
+    """Execute one notebook with papermill; never raises for a failing notebook.
+
+    A null run (``null_run=True``) goes to ``build/notebooks/<profile>-null/`` and, unless
+    ``$COURSEKIT_RESULTS`` says where, records in ``build/results-null/``: it must not
+    stand in for the real run on the site.
+    """
     import papermill
 
-    out_dir = out_dir or BUILD / "notebooks" / profile
+    null = bool((parameters or {}).get("null_run"))
+    out_dir = out_dir or BUILD / "notebooks" / (f"{profile}-null" if null else profile)
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / notebook.name
+    saved = {name: os.environ.get(name) for name in (ENV_BATCH, claims.ENV_RESULTS)}
+    if null and not saved[claims.ENV_RESULTS]:
+        os.environ[claims.ENV_RESULTS] = str(BUILD / "results-null")
     results_file = claims.results_dir() / f"{notebook.stem}.json"
     results_file.unlink(missing_ok=True)  # a stale file must not pass for this run's numbers
     params = {"profile": profile, **(parameters or {})}
-    saved = os.environ.get(ENV_BATCH)
     os.environ[ENV_BATCH] = "1"  # the kernel inherits it: progress bars print their last line
     start = time.perf_counter()
     error = ""
     try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters=params,
-            cwd=str(notebook.parent),
-            kernel_name="python3",
-            progress_bar=False,
-            execution_timeout=timeout,
-        )
-    except Exception as err:  # any failure is reported in the summary, not as a traceback
-        error = _failure(err, output)
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(output),
+                parameters=params,
+                cwd=str(notebook.parent),
+                kernel_name="python3",
+                progress_bar=False,
+                execution_timeout=timeout,
+            )
+        except Exception as err:  # any failure is reported in the summary, not as a traceback
+            error = _failure(err, output)
+        wall = time.perf_counter() - start
+        recorded = claims.load_results(notebook.stem) or {}
     finally:  # a sweep from an interactive notebook keeps its live progress bars
-        if saved is None:
-            os.environ.pop(ENV_BATCH, None)
-        else:
-            os.environ[ENV_BATCH] = saved
-    wall = time.perf_counter() - start
-    recorded = claims.load_results(notebook.stem) or {}
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     if not error and not recorded:
         error = f"the notebook wrote no results file ({results_file}); does it call ck.setup?"
     return Outcome(

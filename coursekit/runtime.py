@@ -1,14 +1,21 @@
 """Profiles, seeds, devices and the run object every notebook starts with.
 
     run = ck.setup(profile, seed=seed, notebook="04_svi_coin_toss",
-                   smoke=dict(steps=300), lab=dict(steps=2000), full=dict(steps=5000))
-    run.steps, run.device, run.check(...), run.record(...)
+                   smoke=dict(steps=300), lab=dict(steps=2000), full=dict(steps=5000),
+                   null=dict(steps=1), null_run=null_run)
+    run.steps, run.device, run.check(...), run.identity(...), run.record(...)
 
 Profiles
     smoke  CI on any CPU: every cell runs and every claim holds loosely, in seconds.
     lab    a laptop CPU: meaningful results in a few minutes.
     full   a GPU: published-quality numbers, strict checks.
     auto   ``$COURSEKIT_PROFILE`` if set, else ``full`` when CUDA is present, else ``lab``.
+
+The null run
+    ``null`` holds the settings that take the learning out (one optimisation step, an
+    untrained model): with ``null_run=True`` they replace the profile's. Every measured
+    claim must then fail, which is what shows that it measures the learning
+    (``tests/test_claims_can_fail.py`` runs each notebook that way).
 """
 
 from __future__ import annotations
@@ -101,7 +108,14 @@ def environment(device: torch.device) -> dict:
     return {"versions": versions, "device_name": name, "host": socket.gethostname()}
 
 
-def _merge_settings(profile: str, per_profile: dict, overrides: Mapping | None) -> dict:
+def _merge_settings(
+    profile: str,
+    per_profile: dict,
+    overrides: Mapping | None,
+    null: Mapping | None = None,
+    null_run: bool = False,
+) -> dict:
+    """The profile's settings, then the null run's (when ``null_run``), then the overrides."""
     given = {p: s for p, s in per_profile.items() if s is not None}
     if given:
         missing = [p for p in PROFILES if p not in given]
@@ -114,6 +128,18 @@ def _merge_settings(profile: str, per_profile: dict, overrides: Mapping | None) 
         if len({frozenset(k) for k in keys.values()}) > 1:
             raise ValueError(f"the profiles' settings name different keys: {keys}")
     settings = dict(given.get(profile, {}))
+    if null_run:
+        if not null:
+            raise ValueError(
+                "null_run=True is not allowed here: this notebook gives no null= settings "
+                "(the settings that take its learning out)"
+            )
+        unknown = sorted(set(null) - set(settings))
+        if unknown:
+            raise ValueError(
+                f"null= names settings {unknown} that the profiles do not have: {sorted(settings)}"
+            )
+        settings.update(null)
     for key, value in (overrides or {}).items():
         if value is not None:  # None in a notebook parameter means "the profile's default"
             settings[key] = value
@@ -131,6 +157,8 @@ class Run:
     profile: str
     seed: int
     device: torch.device
+    null_run: bool = False
+    checks: str = "stop"  # what a failed claim does: "stop" raises, "collect" goes on
     settings: Mapping = field(default_factory=dict)
     env: Mapping = field(default_factory=dict)
     recorder: _claims.Recorder | None = field(default=None, repr=False, compare=False)
@@ -155,11 +183,15 @@ class Run:
         at_most: object = None,
         unit: str = "",
         hint: str = "",
+        kind: str = "measured",
     ) -> Claim:
         """Check a claim, record it, and raise ``ClaimError`` if it does not hold.
 
         ``tol``, ``at_least`` and ``at_most`` take a number or a per-profile dict,
-        e.g. ``tol=dict(smoke=0.05, lab=0.01)``.
+        e.g. ``tol=dict(smoke=0.05, lab=0.01)``. ``kind`` is ``measured`` (a result of
+        the learning, which the null run must fail), ``identity`` (an exact fact, see
+        ``identity``) or ``timing`` (a wall time). With ``COURSEKIT_CHECKS=collect`` a
+        failed claim is recorded and the run goes on; ``summary`` then raises.
         """
         claim = _claims.evaluate(
             name,
@@ -170,15 +202,27 @@ class Run:
             at_least=at_least,
             at_most=at_most,
             unit=unit,
+            kind=kind,
         )
         self.recorder.add_claim(claim)
-        if not claim.passed:
-            message = f"Claim failed in the {self.profile!r} profile: {claim.describe()}."
-            if hint:
-                message += f" {hint}"
-            raise ClaimError(message)
-        print(f"✓ {claim.describe()}")
-        return claim
+        label = "" if kind == "measured" else f"[{kind}] "
+        if claim.passed:
+            print(f"✓ {label}{claim.describe()}")
+            return claim
+        message = f"Claim failed in the {self.profile!r} profile: {claim.describe()}."
+        if hint:
+            message += f" {hint}"
+        if self.checks == "collect":
+            print(f"✗ {label}{message}")
+            return claim
+        raise ClaimError(message)
+
+    def identity(self, name: str, value: float, **bar) -> Claim:
+        """Check an exact fact (from scratch = library, an algebraic identity, a closed
+        form) at rounding tolerance: ``run.identity("Adam = torch.optim.Adam", diff,
+        at_most=1e-12)``. It is recorded as kind ``identity``, apart from the measured
+        claims, because it must hold whatever the learning did."""
+        return self.check(name, value, kind="identity", **bar)
 
     def record(self, name: str, value: object) -> None:
         """Record a key number (a final loss, a count) that is reported but not claimed."""
@@ -188,17 +232,32 @@ class Run:
         """Record a wall time in seconds; kept apart from the numbers a seed fixes."""
         self.recorder.add_timing(name, seconds)
 
-    def summary(self):
-        """A table of this run's checks, and the results file they were written to."""
-        import pandas as pd
+    def summary(self) -> _claims.ChecksTable:
+        """A table of this run's checks, and where they were written.
 
+        In ``collect`` mode a run with failed claims ends here, with one ``ClaimError``
+        that lists them all.
+        """
         path = self.recorder.write()
-        print(f"{len(self.recorder.claims)} checks recorded in {path}")
-        rows = [
-            {"check": c.name, "value": c.value, "claim": c.describe(), "passed": c.passed}
-            for c in self.recorder.claims
-        ]
-        return pd.DataFrame(rows, columns=["check", "value", "claim", "passed"])
+        claims = self.recorder.claims
+        counts = ", ".join(
+            f"{n} {kind}" for kind in _claims.KINDS if (n := sum(c.kind == kind for c in claims))
+        )
+        print(f"{len(claims)} checks ({counts or 'none'}) recorded in {_claims.shown_path(path)}")
+        table = _claims.ChecksTable(claims)
+        failed = [c for c in claims if not c.passed]
+        if failed:
+            if self.checks != "collect":  # a failed claim raised where it was checked
+                raise RuntimeError("a failed claim was recorded without raising")
+            from IPython.display import display
+
+            display(table)
+            listing = "\n".join(f"  - {c.describe()}" for c in failed)
+            raise ClaimError(
+                f"{len(failed)} of {len(claims)} claims failed in the {self.profile!r} profile"
+                f"{' (null run)' if self.null_run else ''}:\n{listing}"
+            )
+        return table
 
 
 def setup(
@@ -210,20 +269,27 @@ def setup(
     smoke: dict | None = None,
     lab: dict | None = None,
     full: dict | None = None,
+    null: dict | None = None,
+    null_run: bool = False,
     overrides: Mapping | None = None,
     quiet: bool = False,
 ) -> Run:
     """Resolve the profile, seed every generator, pick the device, print one line.
 
-    ``smoke``, ``lab`` and ``full`` hold the per-profile settings; ``overrides`` holds
-    notebook parameters that replace them when not ``None``.
+    ``smoke``, ``lab`` and ``full`` hold the per-profile settings; ``null`` the settings
+    that take the learning out, used instead when ``null_run`` is true; ``overrides``
+    holds notebook parameters that replace them when not ``None``.
     """
-    from coursekit.validate import integer
+    from coursekit.validate import integer, one_of
 
     resolved = resolve_profile(profile)
     seed = integer("seed", seed, minimum=0)
+    null_run = one_of("null_run", null_run, (False, True))
+    checks = _claims.check_mode()
     chosen = pick_device(device)
-    settings = _merge_settings(resolved, dict(smoke=smoke, lab=lab, full=full), overrides)
+    settings = _merge_settings(
+        resolved, dict(smoke=smoke, lab=lab, full=full), overrides, null, null_run
+    )
     seed_everything(seed)
     quiet_libraries()
     env = environment(chosen)
@@ -231,6 +297,8 @@ def setup(
         "notebook": notebook,
         "profile": resolved,
         "seed": seed,
+        "null_run": null_run,
+        "checks_mode": checks,
         "device": str(chosen),
         "device_name": env["device_name"],
         "versions": env["versions"],
@@ -242,6 +310,8 @@ def setup(
         profile=resolved,
         seed=seed,
         device=chosen,
+        null_run=null_run,
+        checks=checks,
         settings=MappingProxyType(settings),
         env=MappingProxyType(env),
         recorder=_claims.Recorder(notebook, header),
@@ -249,7 +319,8 @@ def setup(
     run.recorder.write()
     if not quiet:
         versions = " | ".join(f"{k} {v}" for k, v in env["versions"].items())
-        print(f"{versions} | device {env['device_name']} | profile {resolved} | seed {seed}")
+        extra = " | null run: the learning taken out" if null_run else ""
+        print(f"{versions} | device {env['device_name']} | profile {resolved} | seed {seed}{extra}")
     return run
 
 

@@ -252,9 +252,9 @@ def contents_page(notebooks: list[Path], pages: list[Path], profile: str) -> str
 
 def _bar(check: dict) -> str:
     unit = check.get("unit") or ""
-    if check.get("kind") == "close":
+    if check.get("form") == "close":
         return f"{_number(check.get('expected'))} ± {_number(check.get('tolerance'), unit)}"
-    relation = "≥" if check.get("kind") == "at_least" else "≤"
+    relation = "≥" if check.get("form") == "at_least" else "≤"
     return f"{relation} {_number(check.get('bar'), unit)}"
 
 
@@ -375,19 +375,20 @@ def _notebook_results(data: dict, refs: list[Reference]) -> list[str]:
     by_check = {r.check: r for r in refs if r.check}
     out += [
         "",
-        "| check | measured | bar | result | published |",
-        "|---|---|---|---|---|",
+        "| check | kind | measured | bar | result | published |",
+        "|---|---|---|---|---|---|",
     ]
     for check in data.get("checks", []):
         ref = by_check.get(check.get("name"))
         published = f"{_escape(ref.value)} ({_ref_link(ref)})" if ref else ""
         result = "pass" if check.get("passed") else "**FAIL**"
         out.append(
-            f"| {_escape(check.get('name'))} | {_number(check.get('value'), check.get('unit') or '')} "
+            f"| {_escape(check.get('name'))} | {_escape(check.get('kind', 'measured'))} "
+            f"| {_number(check.get('value'), check.get('unit') or '')} "
             f"| {_bar(check)} | {result} | {published} |"
         )
     if not data.get("checks"):
-        out.append("| (no checks recorded) | | | | |")
+        out.append("| (no checks recorded) | | | | | |")
     return out
 
 

@@ -38,7 +38,7 @@ def grid_points(grid: dict[str, list]) -> list[dict]:
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
 
 
-def _point_id(point: dict) -> str:
+def point_id(point: dict) -> str:
     return "__".join(f"{k}={v}" for k, v in point.items()).replace("/", "_")
 
 
@@ -72,8 +72,8 @@ def run(
     try:
         bar = progress(points, desc=f"sweep {notebook.stem}")
         for point in bar:
-            bar.set_postfix_str(_point_id(point))
-            point_dir = out_dir / _point_id(point)
+            bar.set_postfix_str(point_id(point))
+            point_dir = out_dir / point_id(point)
             os.environ["COURSEKIT_RESULTS"] = str(point_dir)  # the kernel inherits it
             outcome = runner.execute(
                 notebook, profile, {**(fixed or {}), **point}, out_dir=point_dir, timeout=timeout
@@ -138,4 +138,4 @@ def print_table(table) -> None:
         print(f"FAILED {row.drop(['ok', 'error', 'wall_time_s']).to_dict()}: {row['error']}")
 
 
-__all__ = ["grid_points", "heatmap", "run", "sweep_dir"]
+__all__ = ["grid_points", "heatmap", "point_id", "run", "sweep_dir"]

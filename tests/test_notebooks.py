@@ -36,6 +36,10 @@ ALL_NOTEBOOKS = {
 }
 
 
+# What test_notebook_runs_and_its_claims_hold recorded, for the determinism test to compare.
+FIRST_RUNS: dict[str, dict] = {}
+
+
 def read(stem):
     return nbformat.read(ALL_NOTEBOOKS[stem], as_version=4)
 
@@ -74,6 +78,10 @@ def test_notebook_starts_the_course_way(stem):
     assert code[0] is params[0], f"{stem}: the parameters cell must be the first code cell"
     assert 'profile = "auto"' in params[0].source and "seed = " in params[0].source
     assert f'notebook="{stem}"' in code[1].source, f"{stem}: the second code cell calls ck.setup"
+    if stem in REGISTRY:  # a course notebook: it has a null run, and ends with its checks
+        assert "null_run = False" in params[0].source, f"{stem}: needs a null_run parameter"
+        assert "null_run=null_run" in code[1].source and "null=" in code[1].source
+        assert code[-1].source.strip().endswith("run.summary()"), f"{stem}: end with run.summary()"
 
 
 @pytest.mark.notebook
@@ -89,18 +97,37 @@ def test_notebook_runs_and_its_claims_hold(stem):
     assert recorded["checks_total"] >= REGISTRY[stem]["min_checks"]
     assert recorded["checks_passed"] == recorded["checks_total"]
     assert recorded["wall_time_s"] > 0
+    assert not recorded["null_run"] and recorded["seed"] == 0
+    FIRST_RUNS[stem] = recorded
+
+
+def seeded_numbers(recorded: dict) -> dict:
+    """Every number a seed fixes: each check's value (timings excepted) and each metric."""
+    checks = {c["name"]: c["value"] for c in recorded["checks"] if c["kind"] != "timing"}
+    return {"checks": checks, "metrics": recorded["metrics"]}
 
 
 @pytest.mark.notebook
-def test_coin_toss_is_deterministic(tmp_path, results_dir):
-    """The same seed gives the same numbers: every check and metric, to the last digit."""
-    runs = []
-    for attempt in range(2):
-        outcome = execute("04_svi_coin_toss", tmp_path / str(attempt), seed=3)
+@pytest.mark.parametrize("stem", sorted(REGISTRY))
+def test_notebook_is_deterministic(stem, tmp_path, results_dir):
+    """The same seed gives the same numbers: every check and metric, to the last digit.
+
+    Compared with the run of test_notebook_runs_and_its_claims_hold (seed 0) where it ran
+    in this session; otherwise the notebook runs twice here.
+    """
+    runs = [FIRST_RUNS[stem]] if stem in FIRST_RUNS else []
+    while len(runs) < 2:
+        outcome = execute(stem, tmp_path / str(len(runs)), seed=0)
         assert outcome.ok, outcome.error
-        recorded = json.loads((results_dir / "04_svi_coin_toss.json").read_text())
-        runs.append(([(c["name"], c["value"]) for c in recorded["checks"]], recorded["metrics"]))
-    assert runs[0] == runs[1]
+        runs.append(json.loads((results_dir / f"{stem}.json").read_text()))
+    first, second = (seeded_numbers(r) for r in runs)
+    differ = {
+        f"{part}: {name}": (first[part].get(name), second[part].get(name))
+        for part in ("checks", "metrics")
+        for name in first[part].keys() | second[part].keys()
+        if first[part].get(name) != second[part].get(name)
+    }
+    assert not differ, f"{stem}: same seed, different numbers (first run, second run): {differ}"
 
 
 @pytest.mark.notebook

@@ -223,12 +223,91 @@ def test_results_file_holds_checks_metrics_timings_and_header(results_dir):
     assert data["wall_time_s"] >= 0 and "torch" in data["versions"]
 
 
-def test_summary_lists_every_check(results_dir):
+def test_summary_lists_every_check_with_its_kind_and_bar(results_dir, capsys):
     run = make_run(profile="smoke")
     run.check("a", 1.0, expected=1.0, tol=0.0)
-    run.check("b", 3.0, at_most=4.0)
-    table = run.summary()
-    assert list(table["check"]) == ["a", "b"] and table["passed"].all()
+    run.identity("b = b", 3.0, at_most=4.0)
+    table = run.summary().frame()
+    assert list(table["check"]) == ["a", "b = b"] and (table["passed"] == "yes").all()
+    assert list(table["kind"]) == ["measured", "identity"]
+    assert list(table["bar"]) == ["1 ± 0", "<= 4"]
+    printed = capsys.readouterr().out
+    # where the results went, without the machine's absolute path
+    assert "2 checks (1 identity, 1 measured) recorded in" in printed
+    assert str(results_dir) not in printed
+
+
+def test_summary_text_is_not_cut_short(results_dir):
+    run = make_run(profile="smoke")
+    name = "a claim with a long name, " * 4
+    run.check(name, 0.5, at_least=0.1)
+    text = repr(run.summary())
+    assert name in text and "..." not in text and ">= 0.1" in text
+    assert name in run.summary()._repr_html_()
+
+
+# --- kinds of claims, collect mode and the null run -----------------------------------
+
+
+def test_claim_kind_is_recorded_and_checked(results_dir):
+    run = make_run(profile="lab")
+    run.identity("scratch = library", 0.0, at_most=1e-12)
+    run.check("fit time", 2.0, at_most=5.0, kind="timing")
+    run.check("accuracy", 0.9, at_least=0.8)
+    recorded = json.loads((results_dir / "unit.json").read_text())
+    assert [c["kind"] for c in recorded["checks"]] == ["identity", "timing", "measured"]
+    assert [c["form"] for c in recorded["checks"]] == ["at_most", "at_most", "at_least"]
+    with pytest.raises(ValueError, match="kind='exact' is not allowed"):
+        run.check("x", 1.0, at_most=2.0, kind="exact")
+
+
+def test_collect_mode_records_every_failure_and_summary_lists_them(results_dir, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_CHECKS", "collect")
+    run = make_run(profile="lab")
+    assert run.check("first", 0.1, at_least=0.5).passed is False  # no raise: the run goes on
+    run.check("second", 1.0, at_least=0.5)
+    run.check("third", 9.0, at_most=1.0)
+    recorded = json.loads((results_dir / "unit.json").read_text())
+    assert recorded["checks_mode"] == "collect"
+    assert [c["passed"] for c in recorded["checks"]] == [False, True, False]
+    with pytest.raises(ck.ClaimError) as info:
+        run.summary()
+    message = str(info.value)
+    assert "2 of 3 claims failed" in message and "first = 0.1" in message and "third = 9" in message
+    assert "second" not in message
+
+
+def test_a_bad_check_mode_names_the_variable(monkeypatch):
+    monkeypatch.setenv("COURSEKIT_CHECKS", "lenient")
+    with pytest.raises(ValueError, match="COURSEKIT_CHECKS='lenient' is not allowed"):
+        make_run(profile="lab")
+
+
+def test_null_run_takes_the_null_settings_and_is_recorded(results_dir):
+    kwargs = dict(
+        profile="lab",
+        smoke=dict(steps=10, lr=0.1),
+        lab=dict(steps=100, lr=0.1),
+        full=dict(steps=1000, lr=0.1),
+        null=dict(steps=1),
+    )
+    assert make_run(**kwargs).steps == 100
+    run = make_run(**kwargs, null_run=True)
+    assert (run.steps, run.lr, run.null_run) == (1, 0.1, True)
+    # a parameter the learner sets still wins
+    assert make_run(**kwargs, null_run=True, overrides=dict(steps=5)).steps == 5
+    recorded = json.loads((results_dir / "unit.json").read_text())
+    assert recorded["null_run"] is True and recorded["settings"]["steps"] == 5
+
+
+def test_null_run_needs_null_settings_of_known_names():
+    profiles = dict(smoke=dict(steps=1), lab=dict(steps=2), full=dict(steps=3))
+    with pytest.raises(ValueError, match="gives no null= settings"):
+        make_run(profile="lab", **profiles, null_run=True)
+    with pytest.raises(ValueError, match=r"null= names settings \['epochs'\]"):
+        make_run(profile="lab", **profiles, null=dict(epochs=1), null_run=True)
+    with pytest.raises(ValueError, match="null_run='yes' is not allowed"):
+        make_run(profile="lab", **profiles, null=dict(steps=1), null_run="yes")
 
 
 # --- progress bars ------------------------------------------------------------------

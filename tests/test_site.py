@@ -319,8 +319,8 @@ def test_results_page_shows_every_check(browser, server, built_site):
         assert len(rows) == len(recorded["checks"]), f"{nb.stem}: one row a check"
         for row, check in zip(rows, recorded["checks"], strict=True):
             cells = [td.text for td in row.find_elements("tag name", "td")]
-            assert cells[0] == check["name"]
-            assert cells[3] == ("pass" if check["passed"] else "FAIL")
+            assert cells[0] == check["name"] and cells[1] == check["kind"]
+            assert cells[4] == ("pass" if check["passed"] else "FAIL")
         assert recorded["profile"] in section.text and recorded["device"] in section.text
         for ref in site.references_for(nb.stem):
             assert ref.value in section.text, f"{nb.stem}: reference {ref.source} not shown"
@@ -347,9 +347,17 @@ def test_results_page_escapes_and_states_each_bar(tmp_path):
         "device": "cpu",
         "wall_time_s": 2.5,
         "checks": [
-            dict(name="KL(q || p)", value=0.01, passed=True, kind="at_most", bar=0.05),
-            dict(name="ESS", value=50.0, passed=False, kind="at_least", bar=100.0),
-            dict(name="mean", value=0.5, passed=True, kind="close", expected=0.53, tolerance=0.1),
+            dict(name="KL(q || p)", value=0.01, passed=True, form="at_most", bar=0.05),
+            dict(name="ESS", value=50.0, passed=False, form="at_least", bar=100.0, kind="timing"),
+            dict(
+                name="mean",
+                value=0.5,
+                passed=True,
+                form="close",
+                kind="identity",
+                expected=0.53,
+                tolerance=0.1,
+            ),
         ],
     }
     (tmp_path / f"{nb.stem}.json").write_text(json.dumps(data))
@@ -357,6 +365,7 @@ def test_results_page_escapes_and_states_each_bar(tmp_path):
     assert r"KL\(q \|\| p\)" in text
     assert r"≤ 0\.05" in text and r"≥ 100" in text and r"0\.53 ± 0\.1" in text
     assert "**FAIL**" in text and "no results recorded" not in text
+    assert "| measured |" in text and "| timing |" in text and "| identity |" in text
 
 
 def test_default_profile_is_the_most_complete_then_the_newest(tmp_path, monkeypatch):
