@@ -78,7 +78,7 @@ def pytest_collection_modifyitems(config, items):
     horovod_items = [item for item in items if "10_horovod" in item.nodeid]
     if not horovod_items or os.environ.get("COURSEKIT_REQUIRE_HOROVOD") == "1":
         return
-    from coursekit.dist import horovod_status
+    from coursekit.distributed import horovod_status
 
     usable, why = horovod_status()
     if not usable:

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from coursekit import dist
-from coursekit.dist import launch, study
-from coursekit.dist.train_worker import Comm, load_data, train, warmup_lr
+from coursekit import distributed
+from coursekit.distributed import launch, study
+from coursekit.distributed.train_worker import Comm, load_data, train, warmup_lr
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "tools" / "build_horovod.sh"
@@ -32,7 +32,7 @@ TIMEOUT_S = 240  # for any one job; the tests also check how much sooner failure
 
 @functools.cache
 def _status():
-    return dist.horovod_status()
+    return distributed.horovod_status()
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_second_build_run_does_nothing(horovod):
 
 
 def test_check_build_lists_pytorch_and_gloo(horovod):
-    report = dist.check_build()
+    report = distributed.check_build()
     assert "[X] PyTorch" in report and "[X] Gloo" in report
     if GPU_RANKS:
         assert "[X] NCCL" in report
@@ -105,7 +105,7 @@ def test_check_build_lists_pytorch_and_gloo(horovod):
 
 @pytest.mark.timeout(TIMEOUT_S + 60)
 def test_two_ranks_equal_one_process_with_twice_the_batch(horovod, data_file, tmp_path):
-    job = dist.horovodrun(
+    job = distributed.horovodrun(
         2,
         [*EQUIVALENCE_ARGS, "--batch-size", "16", "--data", str(data_file)],
         out_dir=tmp_path,
@@ -124,7 +124,7 @@ def test_two_ranks_equal_one_process_with_twice_the_batch(horovod, data_file, tm
 @pytest.mark.timeout(TIMEOUT_S + 60)
 def test_ddp_two_ranks_equal_one_process_with_twice_the_batch(data_file, tmp_path):
     """The same check for torch.distributed (DDP under torchrun); needs no Horovod."""
-    job = dist.torchrun(
+    job = distributed.torchrun(
         2,
         [*EQUIVALENCE_ARGS, "--batch-size", "16", "--data", str(data_file)],
         out_dir=tmp_path,
@@ -142,7 +142,7 @@ def test_two_hosts_on_localhost(horovod, data_file, tmp_path):
     local addresses without ssh, so this runs here and still takes the multi-host path."""
     if GPU_RANKS:
         pytest.skip("with GPUs the ranks share one machine's GPUs; the 2-host run is CPU-only")
-    job = dist.horovodrun(
+    job = distributed.horovodrun(
         2,
         ["train", "--epochs", "1", *PLACEMENT, "--data", str(data_file)],
         hosts="localhost:1,127.0.0.1:1",
@@ -167,7 +167,7 @@ def test_two_hosts_on_localhost(horovod, data_file, tmp_path):
 def test_a_crashed_rank_fails_the_job_fast_and_is_named(launcher, data_file, tmp_path, request):
     if launcher == "horovodrun":
         request.getfixturevalue("horovod")
-    run = dist.horovodrun if launcher == "horovodrun" else dist.torchrun
+    run = distributed.horovodrun if launcher == "horovodrun" else distributed.torchrun
     args = ["train", "--epochs", "2", *PLACEMENT, "--data", str(data_file)]
     job = run(
         2, [*args, "--fail-rank", "1", "--fail-step", "2"], out_dir=tmp_path, timeout=TIMEOUT_S
@@ -178,7 +178,7 @@ def test_a_crashed_rank_fails_the_job_fast_and_is_named(launcher, data_file, tmp
     assert "rank 1 failed" in job.error and "injected failure on rank 1" in job.error
     # start-up takes seconds (more on a loaded machine); the failure itself ends it at once
     assert job.wall_s < TIMEOUT_S / 2, f"took {job.wall_s:.0f} s"
-    with pytest.raises(dist.LaunchError, match="rank 1 failed"):
+    with pytest.raises(distributed.LaunchError, match="rank 1 failed"):
         job.raise_for_failure()
 
 
@@ -189,7 +189,7 @@ def test_a_hung_rank_is_killed_at_the_time_limit(horovod, data_file, tmp_path):
     args = ["train", "--epochs", "2", *PLACEMENT, "--data", str(data_file)]
     args += ["--hang-rank", "1", "--fail-step", "1"]
     limit = 60
-    job = dist.horovodrun(2, args, out_dir=tmp_path, timeout=limit)
+    job = distributed.horovodrun(2, args, out_dir=tmp_path, timeout=limit)
     assert job.timed_out and not job.ok
     assert "rank 1 hangs at step 1 (a test)" in job.output, "the job ended before the hang"
     assert "timed out after 60 s" in job.error

@@ -1,14 +1,14 @@
 """Multi-process data-parallel training: Horovod and torch.distributed, side by side.
 
-    from coursekit import dist
-    dist.horovod_status()            # (True, "Horovod 0.28.1 ...") or (False, why and how to fix)
-    print(dist.check_build())        # horovodrun --check-build
-    job = dist.horovodrun(2, ["train", "--epochs", "4"])
-    job = dist.torchrun(2, ["train", "--epochs", "4"])
+    from coursekit import distributed
+    distributed.horovod_status()            # (True, "Horovod 0.28.1 ...") or (False, why and how to fix)
+    print(distributed.check_build())        # horovodrun --check-build
+    job = distributed.horovodrun(2, ["train", "--epochs", "4"])
+    job = distributed.torchrun(2, ["train", "--epochs", "4"])
 
-The training script every process runs is :mod:`coursekit.dist.train_worker`; the
-launchers are in :mod:`coursekit.dist.launch`; the single-process studies (batch size,
-gradient noise scale) in :mod:`coursekit.dist.study`. Horovod itself is built by
+The training script every process runs is :mod:`coursekit.distributed.train_worker`; the
+launchers are in :mod:`coursekit.distributed.launch`; the single-process studies (batch size,
+gradient noise scale) in :mod:`coursekit.distributed.study`. Horovod itself is built by
 ``make horovod`` (``tools/build_horovod.sh``); nothing here imports it until asked.
 """
 
@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from coursekit.dist.launch import (
+from coursekit.distributed.launch import (
     Job,
     LaunchError,
     free_port,
@@ -71,7 +71,7 @@ def check_build(require_pytorch: bool = True) -> str:
 
     Raises RuntimeError, saying how to build Horovod, when horovodrun is missing or
     (``require_pytorch``) when its PyTorch binding does not load."""
-    from coursekit.dist.launch import _bin
+    from coursekit.distributed.launch import _bin
 
     try:
         command = [_bin("horovodrun"), "--check-build"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.nn import functional as F
 
-from coursekit.dist.train_worker import make_model, make_optimizer
+from coursekit.distributed.train_worker import make_model, make_optimizer
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 Launched N times, once per process, by Horovod or by torch.distributed:
 
-    horovodrun -np 2 --gloo python -m coursekit.dist.train_worker train --out OUT
-    torchrun --standalone --nproc-per-node 2 -m coursekit.dist.train_worker train \\
+    horovodrun -np 2 --gloo python -m coursekit.distributed.train_worker train --out OUT
+    torchrun --standalone --nproc-per-node 2 -m coursekit.distributed.train_worker train \\
         --engine ddp --out OUT
 
 Every process runs this same file top to bottom; they differ only in their rank. Each
@@ -463,7 +463,9 @@ def allreduce_bench(comm: Comm, sizes_bytes: list[int], seconds: float = 0.3) ->
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m coursekit.dist.train_worker", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m coursekit.distributed.train_worker", description=__doc__
+    )
     p.add_argument("tasks", nargs="+", choices=["train", "allreduce"], help="run in this order")
     p.add_argument("--engine", choices=ENGINES, default="horovod")
     p.add_argument("--out", required=True, help="folder for rank<r>.json (and the checkpoint)")

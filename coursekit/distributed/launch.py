@@ -1,11 +1,11 @@
 """Start N training processes from Python (a notebook, a test) and collect what each did.
 
-    from coursekit import dist
-    job = dist.horovodrun(2, ["train", "--epochs", "4"])     # Horovod, Gloo on CPU
-    job = dist.torchrun(2, ["train", "--epochs", "4"])       # torch.distributed (DDP)
+    from coursekit import distributed
+    job = distributed.horovodrun(2, ["train", "--epochs", "4"])     # Horovod, Gloo on CPU
+    job = distributed.torchrun(2, ["train", "--epochs", "4"])       # torch.distributed (DDP)
     job.ok, job.returncode, job.failed_rank, job.by_rank[1], job.results[0]
 
-Both run ``python -m coursekit.dist.train_worker`` in every process, with ``--out`` set
+Both run ``python -m coursekit.distributed.train_worker`` in every process, with ``--out`` set
 to a fresh folder from which each rank's ``rank<r>.json`` is read back. Every run has a
 time limit: a job that hangs is killed whole (its process group) when the limit is
 reached, and the result says so. Neither function raises for a failed job; call
@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-WORKER = "coursekit.dist.train_worker"
+WORKER = "coursekit.distributed.train_worker"
 DEFAULT_TIMEOUT_S = 300.0
 # How long a surviving rank waits for a dead peer inside a Gloo collective before it
 # gives up: Horovod's default is 30 s; the launcher kills the survivors sooner anyway.
@@ -267,7 +267,7 @@ def _environment(extra: dict | None) -> dict:
 
 def _out_dir(out_dir) -> Path:
     if out_dir is None:
-        return Path(tempfile.mkdtemp(prefix="coursekit-dist-"))
+        return Path(tempfile.mkdtemp(prefix="coursekit-distributed-"))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob("rank*.json"):

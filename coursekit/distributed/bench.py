@@ -1,7 +1,7 @@
 """Benchmarks: allreduce throughput and training-step time, Horovod against torch.distributed.
 
-    .venv/bin/python -m coursekit.dist.bench            # 2 processes, 1 KB .. 64 MB
-    .venv/bin/python -m coursekit.dist.bench --np 2 --max-mb 8 --epochs 3
+    .venv/bin/python -m coursekit.distributed.bench            # 2 processes, 1 KB .. 64 MB
+    .venv/bin/python -m coursekit.distributed.bench --np 2 --max-mb 8 --epochs 3
 
 Prints three tables: the allreduce time and bandwidth per tensor size for each library,
 the time per training step of the notebook's model for 1 process and for N processes
@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from coursekit.dist import launch
+from coursekit.distributed import launch
 
 
 def sizes(min_bytes: int = 1024, max_bytes: int = 64 * 2**20) -> list[int]:
@@ -42,7 +42,7 @@ def single_process_step_ms(
     """The same training in this process (no launcher, no communication), on ``device``
     ("cpu", or "auto" for the GPU where there is one): where the ranks it is compared
     with ran."""
-    from coursekit.dist.train_worker import Comm, train
+    from coursekit.distributed.train_worker import Comm, train
 
     comm = Comm("none", device, threads=threads, verbose=False)
     result, _ = train(
@@ -55,7 +55,7 @@ def run(np: int = 2, max_bytes: int = 64 * 2**20, epochs: int = 3, batch_size: i
     """Run the allreduce and step-time benchmarks; returns (allreduce_rows, step_rows)."""
     import torch
 
-    from coursekit.dist.train_worker import load_data
+    from coursekit.distributed.train_worker import load_data
 
     work = Path(tempfile.mkdtemp(prefix="coursekit-bench-"))
     data_path = work / "digits.pt"
@@ -88,7 +88,7 @@ def run(np: int = 2, max_bytes: int = 64 * 2**20, epochs: int = 3, batch_size: i
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m coursekit.dist.bench", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m coursekit.distributed.bench", description=__doc__)
     p.add_argument("--np", type=int, default=2)
     p.add_argument("--max-mb", type=float, default=64)
     p.add_argument("--epochs", type=int, default=3)
