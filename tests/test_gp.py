@@ -105,20 +105,69 @@ def test_kernel_matrix_matches_sklearn(name):
     close(ours().diag(x), theirs().diag(x[:, None].numpy()), tol=1e-12)
 
 
-def test_two_dimensional_inputs_match_sklearn():
-    gen = torch.Generator().manual_seed(1)
-    a, b = (
-        torch.randn(30, 3, generator=gen, dtype=F64),
-        torch.randn(20, 3, generator=gen, dtype=F64),
+def sklearn_3d(name):
+    """scikit-learn's kernel for 3-D inputs. Its ExpSineSquared takes sin^2 of the Euclidean
+    distance; ours (and Pyro's) sums sin^2 over the features, which is the product over
+    features of one-dimensional ExpSineSquared kernels, each on its own column."""
+    _, theirs, _ = KERNELS[name]
+    if name != "periodic":
+        return theirs()
+    one_d = sk.ExpSineSquared(LENGTHSCALE, PERIOD)
+    return lambda a, b=None: (
+        VARIANCE
+        * np.prod(
+            [one_d(a[:, [j]], None if b is None else b[:, [j]]) for j in range(a.shape[1])], axis=0
+        )
     )
-    for ours, theirs in [
-        (gp.RBF(VARIANCE, LENGTHSCALE), sk.ConstantKernel(VARIANCE) * sk.RBF(LENGTHSCALE)),
-        (
-            gp.Matern(VARIANCE, LENGTHSCALE, nu=2.5),
-            sk.ConstantKernel(VARIANCE) * sk.Matern(LENGTHSCALE, nu=2.5),
-        ),
-    ]:
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_three_dimensional_inputs_match_sklearn(name, offset):
+    ours = KERNELS[name][0]()
+    theirs = sklearn_3d(name)
+    gen = torch.Generator().manual_seed(1)
+    a = offset + torch.randn(30, 3, generator=gen, dtype=F64)
+    b = offset + torch.randn(20, 3, generator=gen, dtype=F64)
+    with torch.no_grad():
         close(ours(a, b), theirs(a.numpy(), b.numpy()), tol=1e-12)
+        close(ours(a), theirs(a.numpy()), tol=1e-12)
+        k_aa = ours(a)
+        # a point is at distance exactly 0 from itself, so k(x, x) is the variance exactly
+        assert (k_aa.diagonal() == ours.variance).all(), (
+            (k_aa.diagonal() - ours.variance).abs().max()
+        )
+        assert (k_aa == k_aa.mT).all()
+        # the same rows passed twice, as x1 and x2, give the same exact diagonal
+        assert (ours(a, a.clone()).diagonal() == ours.variance).all()
+
+
+@pytest.mark.parametrize("name", WITH_PYRO)
+def test_three_dimensional_inputs_match_pyro(name):
+    ours = KERNELS[name][0]()
+    hp = dict(variance=t(VARIANCE), lengthscale=t(LENGTHSCALE))
+    theirs = {
+        "rbf": lambda: pgp.kernels.RBF(3, **hp),
+        "matern32": lambda: pgp.kernels.Matern32(3, **hp),
+        "matern52": lambda: pgp.kernels.Matern52(3, **hp),
+        "periodic": lambda: pgp.kernels.Periodic(3, **hp, period=t(PERIOD)),
+    }[name]()
+    gen = torch.Generator().manual_seed(2)
+    a = 10 + torch.randn(30, 3, generator=gen, dtype=F64)
+    b = 10 + torch.randn(20, 3, generator=gen, dtype=F64)
+    with torch.no_grad():
+        # Pyro expands |a|^2 + |b|^2 - 2 a.b, which rounds at 1e-16 |a|^2: hence 1e-9, not 1e-12
+        close(ours(a, b), theirs(a, b), tol=1e-9)
+
+
+def test_matern_half_has_a_finite_gradient_at_repeated_inputs():
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(8, 3, generator=gen, dtype=F64)
+    x = torch.cat([x, x])  # every input twice: r = 0 off the diagonal too
+    y = torch.randn(16, generator=gen, dtype=F64)
+    model = gp.ExactGP(gp.Matern(VARIANCE, LENGTHSCALE, nu=0.5), noise=NOISE)
+    grads = torch.autograd.grad(model.log_marginal_likelihood(x, y), list(model.parameters()))
+    assert all(torch.isfinite(g).all() for g in grads)
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,16 +31,29 @@ def _features(x: object, like: torch.Tensor) -> torch.Tensor:
     return x.unsqueeze(-1) if x.dim() == 1 else x
 
 
-def _scaled_sqdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Squared distances between the rows of ``a`` (..., n, d) and ``b`` (..., m, d)."""
+def _sqdist(a: torch.Tensor, b: torch.Tensor, lengthscale: torch.Tensor) -> torch.Tensor:
+    """Squared distances ``|a_i - b_j|^2 / lengthscale^2`` between the rows of ``a`` (..., n, d)
+    and ``b`` (..., m, d).
+
+    Built from the differences themselves, one feature at a time (O(n m) memory), not from
+    ``|a|^2 + |b|^2 - 2 a.b``: that expansion is off by about 1e-16 |a|^2 where it should give 0,
+    and a square root turns that into about 1e-8 |a| (a Matern 1/2 kernel's k(x, x) then misses
+    its variance by as much). Here two equal rows are exactly 0 apart, and close rows lose no
+    digits to cancellation.
+    """
     if a.shape[-1] != b.shape[-1]:
         raise ValueError(f"inputs have {a.shape[-1]} and {b.shape[-1]} features: they must agree")
-    if a.shape[-1] == 1:  # one feature: the difference itself, with no rounding to speak of
-        return (a - b.mT).square()
-    shift = a.mean(dim=-2, keepdim=True)  # centring keeps |a|^2 + |b|^2 - 2ab accurate
-    a, b = a - shift, b - shift
-    sq = a.square().sum(-1, keepdim=True) + b.square().sum(-1, keepdim=True).mT - 2 * a @ b.mT
-    return sq.clamp_min(0.0)
+    sq = (a[..., :, None, 0] - b[..., None, :, 0]).square()
+    for j in range(1, a.shape[-1]):
+        sq = sq + (a[..., :, None, j] - b[..., None, :, j]).square()
+    return sq / lengthscale.square()
+
+
+def _distance(sq: torch.Tensor) -> torch.Tensor:
+    """``sqrt(sq)``, exactly 0 where ``sq`` is, with a gradient of 0 there instead of infinity
+    (the square root's slope at 0); the gradient elsewhere is untouched."""
+    positive = sq > 0
+    return torch.where(positive, sq.where(positive, 1.0).sqrt(), 0.0)
 
 
 class Kernel(nn.Module):
@@ -103,8 +116,7 @@ class RBF(Kernel):
     """Squared exponential: ``variance * exp(-|x - x'|^2 / (2 lengthscale^2))``."""
 
     def shape(self, a, b):
-        ell = self.lengthscale
-        return torch.exp(-0.5 * _scaled_sqdist(a / ell, b / ell))
+        return torch.exp(-0.5 * _sqdist(a, b, self.lengthscale))
 
 
 class Matern(Kernel):
@@ -118,9 +130,7 @@ class Matern(Kernel):
         self.nu = float(validate.one_of("nu", nu, (0.5, 1.5, 2.5)))
 
     def shape(self, a, b):
-        ell = self.lengthscale
-        # the clamp keeps the gradient of sqrt finite where two inputs coincide
-        r = _scaled_sqdist(a / ell, b / ell).clamp_min(1e-30).sqrt()
+        r = _distance(_sqdist(a, b, self.lengthscale))  # 0 where two inputs coincide
         if self.nu == 0.5:
             return torch.exp(-r)
         if self.nu == 1.5:
