@@ -392,3 +392,28 @@ def test_bench_reports_ratios():
     for r in rows:
         assert r["ratio"] == pytest.approx(r["coursekit_s"] / r["reference_s"])
         assert r["max_mean_diff"] < TOL
+
+
+def test_bench_warms_up_then_alternates_which_side_goes_first(monkeypatch):
+    from coursekit.gp import benchmark
+
+    calls = []
+    timed = benchmark._timed
+
+    def spy(fn, device):
+        calls.append(fn.__name__)  # the two closures are called ours and reference
+        return timed(fn, device)
+
+    monkeypatch.setattr(benchmark, "_timed", spy)
+    gp.bench((50,), n_test=10, sparse_n=0, repeats=3, show_progress=False)
+    # the warm-up call of each is not timed
+    assert calls == ["ours", "reference", "reference", "ours", "ours", "reference"]
+
+
+def test_fit_with_zero_steps_leaves_the_hyperparameters_alone():
+    x, y, _ = data()
+    model = gp.ExactGP(gp.RBF(VARIANCE, LENGTHSCALE), noise=NOISE)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert model.fit(x, y, steps=0) == []
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert len(model.fit(x, y, steps=5)) >= 5

@@ -105,9 +105,12 @@ class Posterior:
 
 
 def _maximise(module: nn.Module, objective, steps: int) -> list[float]:
-    """Maximise ``objective()`` over the module's parameters with L-BFGS (strong Wolfe line
-    search); returns the objective at every evaluation."""
-    steps = validate.integer("steps", steps, minimum=1)
+    """Maximise ``objective()`` over the module's parameters with at most ``steps`` L-BFGS
+    iterations (strong Wolfe line search); returns the objective at every evaluation.
+    ``steps=0`` leaves the parameters as they are (a null run: nothing fitted)."""
+    steps = validate.integer("steps", steps, minimum=0)
+    if steps == 0:
+        return []
     params = [p for p in module.parameters() if p.requires_grad]
     opt = torch.optim.LBFGS(
         params,
@@ -159,19 +162,21 @@ class ExactGP(nn.Module):
         y = _targets(y, x)
         cov = self.kernel(x)
         cov = cov + self.noise * torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)
-        factor = cholesky(cov)
-        alpha = torch.cholesky_solve(y.unsqueeze(-1), factor).squeeze(-1)
-        return x, y, factor, alpha
+        return x, y, cholesky(cov)
 
     def log_marginal_likelihood(self, x: object, y: object) -> torch.Tensor:
-        """``log p(y | x) = -y^T alpha / 2 - sum_i log L_ii - n log(2 pi) / 2`` (batched)."""
-        x, y, factor, alpha = self._factor(x, y)
+        """``log p(y | x) = -|v|^2 / 2 - sum_i log L_ii - n log(2 pi) / 2`` with ``v = L^{-1} y``,
+        so that ``|v|^2 = y^T (K + noise I)^{-1} y`` (batched): one triangular solve, where
+        ``cholesky_solve`` takes two, and a cheaper gradient for ``fit``."""
+        x, y, factor = self._factor(x, y)
         n = y.shape[-1]
+        v = _solve_lower(factor, y.unsqueeze(-1)).squeeze(-1)
         log_det_half = factor.diagonal(dim1=-2, dim2=-1).log().sum(-1)
-        return -0.5 * (y * alpha).sum(-1) - log_det_half - 0.5 * n * LOG_2PI
+        return -0.5 * v.square().sum(-1) - log_det_half - 0.5 * n * LOG_2PI
 
     def condition(self, x: object, y: object) -> Posterior:
-        x, _, factor, alpha = self._factor(x, y)
+        x, y, factor = self._factor(x, y)
+        alpha = torch.cholesky_solve(y.unsqueeze(-1), factor).squeeze(-1)
         return Posterior(self.kernel, x, factor, alpha, self.noise)
 
     def fit(self, x: object, y: object, steps: int = 100) -> list[float]:
