@@ -110,34 +110,47 @@ def normal_posterior(x) -> NormalPosterior:
     return NormalPosterior(n=int(x.size), xbar=xbar, ss=ss)
 
 
+MIN_DRAWS = 4  # per chain: with fewer, ArviZ gives no ESS (nan), and neither do we
+
+
 def _chains(draws) -> np.ndarray:
     """Draws as (chains, draws_per_chain); a 1-D array is one chain."""
     draws = _as_numpy(draws)
     if draws.ndim == 1:
         draws = draws[None, :]
-    if draws.ndim != 2 or draws.shape[1] < 4:
+    if draws.ndim != 2 or draws.size == 0:
         raise ValueError(
             f"draws of shape {draws.shape} are not allowed: give (chains, draws) or (draws,), "
-            "with at least 4 draws per chain"
+            "with at least one draw"
         )
     return draws
 
 
 def ess_mean(draws) -> float:
-    """The effective sample size for estimating a mean (ArviZ's ``method="mean"``)."""
+    """The effective sample size for estimating a mean (ArviZ's ``method="mean"``).
+
+    ``nan`` with fewer than 4 draws per chain, where it cannot be estimated (as in ArviZ).
+    """
     import arviz as az
 
-    return float(az.ess(_chains(draws), method="mean"))
+    chains = _chains(draws)
+    if chains.shape[1] < MIN_DRAWS:
+        return math.nan
+    return float(az.ess(chains, method="mean"))
 
 
 def mcse_mean(draws) -> float:
     """Monte Carlo standard error of the mean of MCMC draws: ``sd / sqrt(ESS)``.
 
     The same number as ``mcse_mean`` in ``arviz.summary``. For independent draws it is the
-    familiar ``sd / sqrt(N)``; autocorrelated draws count as fewer.
+    familiar ``sd / sqrt(N)``; autocorrelated draws count as fewer. ``nan`` with fewer than 4
+    draws per chain: a run that short says nothing about its own error.
     """
     chains = _chains(draws)
-    return float(chains.std(ddof=1) / math.sqrt(ess_mean(chains)))
+    ess = ess_mean(chains)
+    if not math.isfinite(ess):
+        return math.nan
+    return float(chains.std(ddof=1) / math.sqrt(ess))
 
 
 @dataclass(frozen=True)
@@ -149,6 +162,8 @@ class Agreement:
 
     @property
     def z(self) -> float:
+        if math.isnan(self.se):  # an error that could not be estimated: no verdict either
+            return math.nan
         if self.se > 0:
             return self.difference / self.se
         return 0.0 if self.difference == 0 else math.copysign(math.inf, self.difference)

@@ -116,9 +116,18 @@ def test_agreement_with_an_exact_value_and_one_dimensional_draws():
     assert ppl.Agreement(-1.0, 0.0).z == -math.inf
 
 
-def test_mcse_rejects_too_few_draws():
-    with pytest.raises(ValueError, match="not allowed"):
-        ppl.mcse_mean(np.zeros((2, 3)))
+def test_too_few_draws_give_nan_as_in_arviz_and_bad_shapes_an_error():
+    import arviz as az
+
+    short = np.random.default_rng(6).normal(size=(2, 3))
+    assert math.isnan(float(az.ess(short, method="mean")))
+    assert math.isnan(ppl.ess_mean(short)) and math.isnan(ppl.mcse_mean(short))
+    one_draw = short[:, :1]  # a null run: one draw per chain
+    assert math.isnan(ppl.agreement(one_draw, 0.0).z)
+    assert math.isnan(ppl.agreement(one_draw, short).se)
+    for bad in (np.zeros((2, 3, 4)), np.zeros((2, 0))):
+        with pytest.raises(ValueError, match="not allowed"):
+            ppl.mcse_mean(bad)
 
 
 def normal_model(x):
