@@ -229,15 +229,16 @@ def train_classifier(
     suits 28x28 MNIST, not 8x8 digits, where one pixel is an eighth of the image. The batch
     order and the shifts come from a generator seeded with ``seed``; the weights are
     initialised from torch's global generator, which the caller seeds. Returns the model in
-    eval mode.
+    eval mode. ``epochs=0`` returns the untrained network, as a null run needs: an
+    instrument with the learning taken out.
     """
-    epochs = validate.integer("epochs", epochs, minimum=1)
+    epochs = validate.integer("epochs", epochs, minimum=0)
     batch_size = validate.integer("batch_size", batch_size, minimum=1)
     device = torch.device(device)
     model = DigitClassifier(tuple(x.shape[-2:]), features=features).to(device)
     x, y = x.to(device), y.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = epochs * math.ceil(len(x) / batch_size)
+    steps = max(1, epochs * math.ceil(len(x) / batch_size))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
     generator = torch.Generator().manual_seed(seed)
     model.train()

@@ -95,6 +95,19 @@ def test_classifier_training_is_seeded():
     torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=0)
 
 
+def test_classifier_with_zero_epochs_is_the_untrained_network():
+    x, y = torch.rand(32, 1, 8, 8), torch.randint(0, 10, (32,))
+    torch.manual_seed(2)
+    untrained = models.train_classifier(x, y, epochs=0, seed=0)
+    torch.manual_seed(2)
+    fresh = models.DigitClassifier((8, 8))
+    assert not untrained.training
+    for a, b in zip(untrained.state_dict().values(), fresh.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="epochs"):
+        models.train_classifier(x, y, epochs=-1)
+
+
 def test_grid_layout():
     x = np.arange(5 * 2 * 3, dtype=np.float32).reshape(5, 1, 2, 3)
     g = images.grid(x, ncols=2, pad=1, pad_value=-1)
