@@ -76,6 +76,28 @@ class TensorBatches:
             yield self.x[index], self.y[index]
 
 
+def validation_split(
+    x: torch.Tensor, y: torch.Tensor, fraction: float = 0.2, *, seed: int = 0
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """Carve a validation set out of a training set: ``((x_fit, y_fit), (x_val, y_val))``.
+
+    A seeded permutation puts ``round(fraction * len(x))`` examples (at least one) in the
+    validation set and the rest in the fitting set. Learning rates and other choices are
+    made on the validation set, so that the test set measures the chosen model only.
+    The same ``seed`` gives the same division.
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction < 1:
+        raise ValueError(f"fraction={fraction!r} is not allowed: it must be a number in (0, 1)")
+    if len(x) != len(y):
+        raise ValueError(f"x and y differ in length: {len(x)} and {len(y)}")
+    if len(x) < 2:
+        raise ValueError(f"x has {len(x)} example(s): a division needs at least 2")
+    n_val = min(len(x) - 1, max(1, round(fraction * len(x))))
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    val, fit_ = order[:n_val].to(x.device), order[n_val:].to(x.device)
+    return (x[fit_], y[fit_]), (x[val], y[val])
+
+
 def mlp(in_features: int, hidden: Iterable[int] = (128, 128), classes: int = 10) -> nn.Sequential:
     """Flatten, then Linear + ReLU for each hidden width, then a Linear to ``classes`` logits."""
     layers: list[nn.Module] = [nn.Flatten()]
@@ -99,7 +121,7 @@ OPTIMIZERS: dict[str, tuple[Callable, str]] = {
     ),
     "lars": (
         lambda ps, lr, wd: optim.LARS(ps, lr=lr, momentum=0.9, weight_decay=wd),
-        "LARS: momentum with trust ratio 0.001 ||w|| / ||g + wd w||",
+        "LARS: momentum with trust ratio 0.001 ||w|| / (||g|| + wd ||w||)",
     ),
     "lamb": (
         lambda ps, lr, wd: optim.LAMB(ps, lr=lr, weight_decay=wd, base="adam"),
@@ -185,6 +207,7 @@ def fit(
     target: float | None = None,
     eval_every: int | None = None,
     stop_at_target: bool = False,
+    max_steps: int | None = None,
     on_step: Callable[[int, nn.Module, torch.optim.Optimizer], None] | None = None,
     show_progress: bool = False,
     desc: str = "train",
@@ -198,11 +221,19 @@ def fit(
     schedule: a learning-rate scheduler, stepped after every optimiser step.
     target: a test accuracy; the first evaluation that reaches it sets ``steps_to_target``
         and ``time_to_target_s``. With ``stop_at_target`` training ends there.
+    max_steps: stop after this many optimiser steps even if epochs remain (the schedule is
+        not changed: it is the same run, cut short). ``max_steps=1`` takes the learning out.
     on_step: called as ``on_step(step, model, optimizer)`` after every optimiser step
         (``step`` counts from 1), e.g. to read the optimiser's state.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs={epochs!r} is not allowed: it must be an integer >= 1")
+    if max_steps is not None and (
+        isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1
+    ):
+        raise ValueError(
+            f"max_steps={max_steps!r} is not allowed: it must be None or an integer >= 1"
+        )
     steps_per_epoch = len(train)
     eval_every = eval_every or steps_per_epoch
     history = History(steps_per_epoch=steps_per_epoch, target=target)
@@ -250,6 +281,9 @@ def fit(
                 stop = evaluate_now(step)
                 if stop:
                     break
+            if max_steps is not None and step >= max_steps:
+                stop = True
+                break
         if bar is not None and history.test_accuracy:
             bar.set_postfix(
                 loss=f"{history.train_loss[-1]:.3g}", acc=f"{history.final_accuracy:.3f}"
@@ -263,4 +297,13 @@ def fit(
     return history
 
 
-__all__ = ["OPTIMIZERS", "History", "TensorBatches", "evaluate", "fit", "make_optimizer", "mlp"]
+__all__ = [
+    "OPTIMIZERS",
+    "History",
+    "TensorBatches",
+    "evaluate",
+    "fit",
+    "make_optimizer",
+    "mlp",
+    "validation_split",
+]

@@ -211,3 +211,41 @@ def test_fit_rejects_bad_epochs():
     opt = train.make_optimizer("sgd", model.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="epochs=0 is not allowed"):
         train.fit(model, opt, train.TensorBatches(x, y, 10), epochs=0)
+
+
+def test_fit_max_steps_cuts_the_run_short_without_changing_the_schedule():
+    x, y = blobs()
+
+    def once(max_steps):
+        torch.manual_seed(0)
+        model = train.mlp(2, hidden=(8,), classes=2)
+        opt = train.make_optimizer("sgd", model.parameters(), lr=0.2)
+        sched = schedules.warmup_decay(opt, warmup_steps=4, total_steps=40)
+        batches = train.TensorBatches(x, y, 50, seed=1)
+        return train.fit(model, opt, batches, (x, y), epochs=10, schedule=sched,
+                         max_steps=max_steps)  # fmt: skip
+
+    whole, cut = once(None), once(6)
+    assert whole.steps == 40 and cut.steps == 6
+    assert cut.lr == whole.lr[:6] and cut.train_loss == whole.train_loss[:6]
+    assert cut.eval_step == [4, 6]  # once an epoch (4 steps), and after the last step
+    assert once(1).steps == 1
+    with pytest.raises(ValueError, match="max_steps=0 is not allowed"):
+        once(0)
+
+
+def test_validation_split_is_seeded_and_disjoint():
+    x, y = torch.arange(20.0).unsqueeze(1), torch.arange(20)
+    (x_fit, y_fit), (x_val, y_val) = train.validation_split(x, y, 0.25, seed=3)
+    assert len(y_val) == 5 and len(y_fit) == 15
+    assert sorted(torch.cat([y_fit, y_val]).tolist()) == list(range(20))
+    assert torch.equal(x_val.squeeze(1).long(), y_val)  # rows stay paired
+    (_, again), _ = train.validation_split(x, y, 0.25, seed=3)
+    assert torch.equal(again, y_fit)
+    (_, other), _ = train.validation_split(x, y, 0.25, seed=4)
+    assert not torch.equal(other, y_fit)
+    for bad in (0, 1.0, True):
+        with pytest.raises(ValueError, match=f"fraction={bad!r} is not allowed"):
+            train.validation_split(x, y, bad)
+    with pytest.raises(ValueError, match="differ in length"):
+        train.validation_split(x, y[:5])
