@@ -26,9 +26,13 @@ RULES = ("linear", "sqrt", "none")
 def scaled_lr(base_lr: float, batch_size: int, base_batch_size: int, rule: str = "linear") -> float:
     """The learning rate for ``batch_size`` from one that works at ``base_batch_size``.
 
-    ``rule="linear"``: multiply by k = batch_size / base_batch_size (Goyal et al. 2017);
-    ``"sqrt"``: by sqrt(k), which keeps the variance of the step the same (Krizhevsky 2014;
-    the LAMB paper uses it for its own learning rate); ``"none"``: keep ``base_lr``.
+    ``rule="linear"``: multiply by k = batch_size / base_batch_size (Goyal et al. 2017; for
+    SGD it keeps the stochastic differential equation of training per epoch the same);
+    ``"sqrt"``: by sqrt(k). For SGD that keeps the variance of a step the same (Krizhevsky
+    2014); for Adam and RMSprop it is the rule that keeps their SDE the same (Malladi et
+    al. 2022, who also scale 1 - beta by k and eps by 1/sqrt(k)), because their step is
+    divided by the root of the gradient's second moment; the LAMB paper uses it for LAMB.
+    ``"none"``: keep ``base_lr``. Each is a starting point for tuning, not a law.
     """
     validate.one_of("rule", rule, RULES)
     validate.positive("base_lr", base_lr)
