@@ -256,6 +256,19 @@ def test_lars_follows_the_paper(exclude_1d):
     assert not torch.equal(history[-1][1], torch.zeros(4, dtype=F64))  # the bias did move
 
 
+def test_lars_trust_ratio_divides_by_the_sum_of_norms():
+    """Algorithm 1 of the paper: eta ||w|| / (||g|| + wd ||w||), not eta ||w|| / ||g + wd w||."""
+    w = torch.nn.Parameter(torch.tensor([[3.0, 0.0], [0.0, 4.0]], dtype=F64))
+    w.grad = torch.tensor([[0.0, -1.0], [2.0, 0.0]], dtype=F64)  # not parallel to w
+    w_norm, g_norm = 5.0, math.sqrt(5.0)
+    paper = 0.01 * w_norm / (g_norm + 0.5 * w_norm)
+    combined = 0.01 * w_norm / torch.linalg.vector_norm(w.grad + 0.5 * w.detach()).item()
+    assert abs(paper - combined) > 1e-4  # the two differ here, so the test tells them apart
+    opt = optim.LARS([w], lr=0.1, weight_decay=0.5, trust_coefficient=0.01)
+    opt.step()
+    assert opt.state[w]["trust_ratio"].item() == pytest.approx(paper, rel=1e-12)
+
+
 def lamb_reference(
     base, lr, betas, eps, weight_decay, steps, weight_norm_clamp=None, max_trust=None
 ):
