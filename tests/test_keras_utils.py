@@ -56,6 +56,17 @@ def test_key_changes_with_architecture_data_and_settings(data):
     assert kx.model_key(tiny_model(4), x, y, lr=1e-3, epochs=3) == base  # order of keywords
 
 
+def test_a_null_runs_settings_give_the_base_another_key(data):
+    """Notebook 09's null run pre-trains for one mini-batch: its base must get a key of its own,
+    so that it neither reads nor overwrites the real one."""
+    x, y = data
+    real = kx.model_key(tiny_model(), x, y, epochs=6, batches_per_epoch=None, lr=1e-3)
+    null = kx.model_key(tiny_model(), x, y, epochs=1, batches_per_epoch=1, lr=1e-3)
+    assert null != real
+    # None ("the whole set") and a number are different settings, even with the same epochs
+    assert kx.model_key(tiny_model(), x, y, epochs=6, batches_per_epoch=1, lr=1e-3) != real
+
+
 # --- the cache -----------------------------------------------------------------------
 
 
