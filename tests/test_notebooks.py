@@ -23,7 +23,7 @@ REGISTRY = {
     "06_gan": dict(min_checks=10),
     "07_gaussian_processes": dict(min_checks=20),
     "08_probabilistic_programming": dict(min_checks=28),
-    "09_transfer_learning": dict(min_checks=10),
+    "09_transfer_learning": dict(min_checks=15),
     "10_horovod": dict(min_checks=23),
 }
 PROFILE = os.environ.get("COURSEKIT_PROFILE") or "smoke"
