@@ -73,6 +73,16 @@ class Job:
     results: dict[int, dict] = field(default_factory=dict)
     by_rank: dict[int, list[str]] = field(default_factory=dict)
     launcher_lines: list[str] = field(default_factory=list)
+    line_times: list[float] = field(default_factory=list)  # when each output line came, s
+
+    def seconds_after(self, text: str) -> float | None:
+        """From the first output line containing ``text`` to the end of the job, in
+        seconds (None if no line has it): e.g. how long a job took to end after a rank's
+        error, apart from the seconds its processes took to start."""
+        for line, at in zip(self.output.split("\n"), self.line_times, strict=False):
+            if text in line:
+                return self.wall_s - at
+        return None
 
     @property
     def ok(self) -> bool:
@@ -210,9 +220,11 @@ def _run(launcher: str, command: list[str], out_dir: Path, timeout: float, env: 
         start_new_session=True,  # its own process group: killed as one on a timeout
     )
     lines: list[str] = []
+    times: list[float] = []
 
     def pump():
         for line in proc.stdout:
+            times.append(time.perf_counter() - start)
             lines.append(line.rstrip("\n"))
             if echo:
                 print(line, end="", flush=True)
@@ -238,6 +250,7 @@ def _run(launcher: str, command: list[str], out_dir: Path, timeout: float, env: 
         out_dir=out_dir,
         timed_out=timed_out,
         timeout_s=timeout,
+        line_times=times,
     )
     for line in lines:
         match = _HOROVOD_LINE.match(line) or _TORCHRUN_LINE.match(line)

@@ -9,7 +9,8 @@ Launched N times, once per process, by Horovod or by torch.distributed:
 Every process runs this same file top to bottom; they differ only in their rank. Each
 step of the data-parallel recipe is written out once per engine, side by side, so the
 two can be compared line by line (``engine="horovod"``, ``"ddp"``; ``"none"`` is the
-single process the others are checked against):
+single process the others are checked against); the collective calls themselves (join,
+who am I, average, broadcast) are in :mod:`coursekit.distributed.comm`:
 
 1. start: ``hvd.init()`` / ``dist.init_process_group``; rank, local rank, size; pin a GPU.
 2. shard the data: ``DistributedSampler(num_replicas=size, rank=rank)``, ``set_epoch``.
@@ -41,7 +42,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import BatchSampler, DistributedSampler, TensorDataset
 
-ENGINES = ("horovod", "ddp", "none")
+from coursekit.distributed.comm import ENGINES, Comm, allreduce_bench
+
 OPTIMIZERS = ("sgd", "lars", "lamb")
 
 
@@ -116,102 +118,6 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).double().mean().item()
 
 
-# --- 1. Start: who am I? -----------------------------------------------------------------------
-
-
-class Comm:
-    """The handful of collective calls the recipe needs, for each engine."""
-
-    def __init__(
-        self,
-        engine: str,
-        device_request: str = "auto",
-        threads: int | None = None,
-        verbose: bool = True,
-    ):
-        if engine not in ENGINES:
-            raise ValueError(f"engine={engine!r} is not allowed: it must be one of {ENGINES}")
-        self.engine, self.verbose = engine, verbose
-        cuda = torch.cuda.is_available() and device_request != "cpu"
-        if engine == "horovod":
-            import horovod.torch as hvd
-
-            hvd.init()  # joins the job horovodrun started; reads HOROVOD_RANK etc.
-            self.hvd = hvd
-            self.rank, self.size = hvd.rank(), hvd.size()
-            self.local_rank, self.local_size = hvd.local_rank(), hvd.local_size()
-            self.cross_rank, self.cross_size = hvd.cross_rank(), hvd.cross_size()
-        elif engine == "ddp":
-            import torch.distributed as dist
-
-            # torchrun sets RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT
-            dist.init_process_group("nccl" if cuda else "gloo")
-            self.dist = dist
-            self.rank, self.size = dist.get_rank(), dist.get_world_size()
-            self.local_rank = int(os.environ.get("LOCAL_RANK", 0))
-            self.local_size = int(os.environ.get("LOCAL_WORLD_SIZE", self.size))
-            self.cross_rank = int(os.environ.get("GROUP_RANK", 0))
-            self.cross_size = self.size // self.local_size
-        else:
-            self.rank, self.size, self.local_rank, self.local_size = 0, 1, 0, 1
-            self.cross_rank, self.cross_size = 0, 1
-        # Pin each process to one GPU: its local rank is its index on this machine.
-        if cuda:
-            torch.cuda.set_device(self.local_rank)
-            self.device = torch.device("cuda", self.local_rank)
-        else:
-            self.device = torch.device("cpu")
-            # N processes on one machine share its cores: give each its share, not all
-            # (more threads than cores makes each process wait for the others' threads).
-            cores = os.cpu_count() or 1
-            torch.set_num_threads(threads or max(1, cores // self.local_size))
-
-    def log(self, *args) -> None:
-        """Print on rank 0 only: N processes printing the same line is noise."""
-        if self.rank == 0 and self.verbose:
-            print(*args, flush=True)
-
-    def average(self, value: float, name: str) -> float:
-        """The mean of a number over all ranks (a metric each computed on its shard)."""
-        if self.engine == "horovod":
-            return self.hvd.allreduce(torch.tensor(value), name=name, op=self.hvd.Average).item()
-        if self.engine == "ddp":
-            t = torch.tensor(float(value), device=self.device)
-            self.dist.all_reduce(t, op=self.dist.ReduceOp.SUM)
-            return t.item() / self.size
-        return value
-
-    def max(self, value: float, name: str) -> float:
-        if self.engine == "horovod":
-            return self.hvd.allreduce(torch.tensor(value), name=name, op=self.hvd.Max).item()
-        if self.engine == "ddp":
-            t = torch.tensor(float(value), device=self.device)
-            self.dist.all_reduce(t, op=self.dist.ReduceOp.MAX)
-            return t.item()
-        return value
-
-    def broadcast_object(self, obj, name: str):
-        if self.engine == "horovod":
-            return self.hvd.broadcast_object(obj, root_rank=0, name=name)
-        if self.engine == "ddp":
-            box = [obj]
-            self.dist.broadcast_object_list(box, src=0)
-            return box[0]
-        return obj
-
-    def barrier(self) -> None:
-        if self.engine == "horovod":
-            self.hvd.barrier()
-        elif self.engine == "ddp":
-            self.dist.barrier()
-
-    def close(self) -> None:
-        if self.engine == "horovod":
-            self.hvd.shutdown()
-        elif self.engine == "ddp":
-            self.dist.destroy_process_group()
-
-
 # --- The training recipe -------------------------------------------------------------------------
 
 
@@ -239,9 +145,12 @@ def train(
     hang_rank: int | None = None,
     time_steps: bool = False,
     data: str | None = None,
+    max_steps_per_epoch: int | None = None,
 ) -> tuple[dict, nn.Module]:
     """Train the MLP on the digits with ``batch_size`` examples per rank and per backward
-    pass, so each optimizer step sees ``size * batch_size * accumulate`` examples."""
+    pass, so each optimizer step sees ``size * batch_size * accumulate`` examples.
+    ``max_steps_per_epoch`` cuts every epoch short (a notebook's null run takes one step
+    per epoch: the whole recipe runs, with the learning taken out)."""
     rank, size, device = comm.rank, comm.size, comm.device
     torch_dtype = getattr(torch, dtype)
     x_train, y_train, x_test, y_test = load_data(n_train, torch_dtype, data)
@@ -261,6 +170,12 @@ def train(
             f"batch_size={batch_size} x accumulate={accumulate} x {size} ranks is more than "
             f"the {len(x_train)} training examples"
         )
+    if max_steps_per_epoch is not None:
+        if max_steps_per_epoch < 1:
+            raise ValueError(
+                f"max_steps_per_epoch={max_steps_per_epoch} is not allowed: it must be at least 1"
+            )
+        steps_per_epoch = min(steps_per_epoch, max_steps_per_epoch)
     warmup_steps = round(warmup_epochs * steps_per_epoch)
     ranks_for_lr = size if scale_lr else 1
     opt = make_optimizer(optimizer, model.parameters(), lr=lr, momentum=momentum)
@@ -285,7 +200,7 @@ def train(
             opt.load_state_dict(state["optimizer"])
             start_epoch, step = state["epoch"], state["step"]
         start_epoch, step = comm.broadcast_object((start_epoch, step), name="resume_point")
-        comm.log(f"resumed from {resume_from} at epoch {start_epoch}, step {step}")
+        comm.log(f"resumed from {Path(resume_from).name} at epoch {start_epoch}, step {step}")
 
     # --- 3. Every rank starts from rank 0's parameters and optimizer state.
     if comm.engine == "horovod":
@@ -408,57 +323,6 @@ def _nothing():
     yield
 
 
-# --- The allreduce benchmark ------------------------------------------------------------------------
-
-
-def allreduce_bench(comm: Comm, sizes_bytes: list[int], seconds: float = 0.3) -> list[dict]:
-    """Time a sum-allreduce of a float32 tensor of each size; rank 0's timings."""
-    rows = []
-    for nbytes in sizes_bytes:
-        t = torch.ones(max(1, nbytes // 4), device=comm.device)
-        name = f"bench.{nbytes}"
-
-        def once(t=t, name=name):
-            if comm.engine == "horovod":
-                comm.hvd.allreduce_(t, name=name, op=comm.hvd.Sum)
-                t.fill_(1.0)
-            else:
-                comm.dist.all_reduce(t)
-                t.fill_(1.0)
-            if comm.device.type == "cuda":
-                torch.cuda.synchronize()
-
-        for _ in range(2):
-            once()  # warm-up: connections, buffers
-        # The same number of repetitions on every rank, chosen by rank 0.
-        t0 = time.perf_counter()
-        once()
-        guess = max(3, min(1000, int(seconds / max(time.perf_counter() - t0, 1e-6))))
-        reps = int(comm.broadcast_object(guess, name=f"reps.{nbytes}"))
-        comm.barrier()
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            once()
-        elapsed = comm.max(time.perf_counter() - t0, name=f"elapsed.{nbytes}")
-        per_call = elapsed / reps
-        # Bus bandwidth (as nccl-tests report it): a ring allreduce moves 2(n-1)/n of the
-        # data in and out of each process.
-        busbw = nbytes / per_call * 2 * (comm.size - 1) / comm.size
-        rows.append(
-            dict(
-                bytes=nbytes,
-                reps=reps,
-                seconds_per_call=per_call,
-                algbw_GBps=nbytes / per_call / 1e9,
-                busbw_GBps=busbw / 1e9,
-            )
-        )
-        comm.log(
-            f"allreduce {nbytes:>10} B: {per_call * 1e6:10.1f} us  {nbytes / per_call / 1e9:7.3f} GB/s"
-        )
-    return rows
-
-
 # --- Command line -------------------------------------------------------------------------------------
 
 
@@ -492,6 +356,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--fail-step", type=int, default=0)
     p.add_argument("--hang-rank", type=int, default=None, help="sleep on this rank (a test)")
     p.add_argument("--time-steps", action="store_true", help="record each step's wall time")
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="at most this many steps")
     p.add_argument("--sizes", type=int, nargs="*", default=[2**k for k in range(10, 27, 2)])
     p.add_argument("--bench-seconds", type=float, default=0.3)
     return p.parse_args(argv)
@@ -534,6 +399,7 @@ def main(argv=None) -> int:
             hang_rank=args.hang_rank,
             time_steps=args.time_steps,
             data=args.data,
+            max_steps_per_epoch=args.steps_per_epoch,
         )
         result.update(trained)
         if comm.rank == 0:
