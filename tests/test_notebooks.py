@@ -24,7 +24,7 @@ REGISTRY = {
     "07_gaussian_processes": dict(min_checks=20),
     "08_probabilistic_programming": dict(min_checks=28),
     "09_transfer_learning": dict(min_checks=15),
-    "10_horovod": dict(min_checks=23),
+    "10_horovod": dict(min_checks=28),
 }
 PROFILE = os.environ.get("COURSEKIT_PROFILE") or "smoke"
 NOTEBOOK_FILES = {p.stem: p for p in runner.course_notebooks()}

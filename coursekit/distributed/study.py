@@ -213,7 +213,7 @@ def noise_scale(model, x, y, method: str = "norms", chunk: int = 512) -> NoiseSc
     squared norms of the per-example gradients are needed: ``method="norms"`` gets them
     from one backward pass (``per_example_sq_norms``, linear layers only);
     ``method="vmap"`` forms every example's gradient with ``torch.func`` (any model,
-    ``chunk`` examples at a time, a hundred times slower here). The two agree to rounding.
+    ``chunk`` examples at a time, far slower). The two agree to rounding.
     """
     from coursekit.validate import one_of
 
