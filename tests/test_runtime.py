@@ -277,6 +277,18 @@ def test_collect_mode_records_every_failure_and_summary_lists_them(results_dir, 
     assert "second" not in message
 
 
+def test_summary_after_a_failed_cell_names_the_failure_again(results_dir):
+    # nbval goes on past a failed cell: the summary's cell must fail too, and say why.
+    run = make_run(profile="lab")
+    with pytest.raises(ck.ClaimError):
+        run.check("first", 0.1, at_least=0.5)
+    run.check("second", 1.0, at_least=0.5)
+    with pytest.raises(
+        ck.ClaimError, match=r"1 of 2 claims failed in the 'lab' profile:\n  - first"
+    ):
+        run.summary()
+
+
 def test_a_bad_check_mode_names_the_variable(monkeypatch):
     monkeypatch.setenv("COURSEKIT_CHECKS", "lenient")
     with pytest.raises(ValueError, match="COURSEKIT_CHECKS='lenient' is not allowed"):
