@@ -95,6 +95,19 @@ def test_digits_shapes_and_range():
     assert ds.name == "digits" and "scikit-learn" in ds.source
 
 
+def test_digits_equal_scikit_learns_load_digits():
+    # The oracle: read without scikit-learn, the same images and labels, in the same order.
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    ds = data.load_digits(test_fraction=0.5)
+    x = torch.cat([ds.x_train, ds.x_test]).squeeze(1).double() * 16
+    y = torch.cat([ds.y_train, ds.y_test])
+    order = torch.from_numpy(np.concatenate(data._split_indices(1797, 0.5, 0)))
+    assert torch.equal(x, torch.from_numpy(bunch.images)[order])
+    assert torch.equal(y, torch.from_numpy(bunch.target)[order])
+
+
 def test_digits_split_is_deterministic():
     a, b, c = data.load_digits(seed=0), data.load_digits(seed=0), data.load_digits(seed=1)
     assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
