@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--profile", default="auto", choices=[*PROFILES, "auto"])
     sweep.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell")
+    sweep.add_argument(
+        "--jobs", type=int, default=None, help="points run at once (default: CPU cores, at most 4)"
+    )
 
     seeds = sub.add_parser(
         "seeds",
@@ -225,6 +228,7 @@ def _sweep(args) -> int:
             profile=args.profile,
             fixed=_parameters(args.set),
             timeout=args.timeout,
+            jobs=args.jobs,
         )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

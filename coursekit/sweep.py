@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from coursekit import runner
@@ -54,10 +56,14 @@ def run(
     fixed: dict | None = None,
     out_dir: Path | None = None,
     timeout: float | None = None,
+    jobs: int | None = None,
 ):
     """Execute ``notebook`` once per grid point; return a pandas DataFrame, one row each.
 
     A failing point does not stop the sweep: its row has ``ok`` False and the error.
+    ``jobs`` points run at once, each in a process of its own (default: as many as there are
+    CPU cores, at most 4); the rows come back in the grid's order whatever finishes first,
+    and each point's numbers are those of its seed alone.
     """
     import pandas as pd
 
@@ -66,29 +72,57 @@ def run(
     notebook = runner.find_notebooks([str(notebook)])[0]
     profile = resolve_profile(profile)
     points = grid_points(grid)
+    if jobs is None:
+        jobs = min(4, os.cpu_count() or 1)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs={jobs!r} is not allowed: it must be an integer >= 1")
     out_dir = Path(out_dir) if out_dir else sweep_dir(notebook, profile)
-    rows = []
-    saved = os.environ.get("COURSEKIT_RESULTS")
-    try:
-        bar = progress(points, desc=f"sweep {notebook.stem}")
-        for point in bar:
-            bar.set_postfix_str(point_id(point))
-            point_dir = out_dir / point_id(point)
-            os.environ["COURSEKIT_RESULTS"] = str(point_dir)  # the kernel inherits it
-            outcome = runner.execute(
-                notebook, profile, {**(fixed or {}), **point}, out_dir=point_dir, timeout=timeout
-            )
-            rows.append(_row(point, outcome, point_dir / f"{notebook.stem}.json"))
-    finally:
-        if saved is None:
-            os.environ.pop("COURSEKIT_RESULTS", None)
-        else:
-            os.environ["COURSEKIT_RESULTS"] = saved
+    tasks = [
+        (notebook, profile, point, fixed or {}, out_dir / point_id(point), timeout)
+        for point in points
+    ]
+    bar = progress(total=len(points), desc=f"sweep {notebook.stem}")
+    rows: list[dict | None] = [None] * len(points)
+    if min(jobs, len(points)) == 1:
+        for i, task in enumerate(tasks):
+            bar.set_postfix_str(point_id(points[i]))
+            rows[i] = _run_point(*task)
+            bar.update()
+    else:
+        # Processes, not threads: each point's kernel inherits its own $COURSEKIT_RESULTS.
+        # "spawn" starts clean interpreters (forking a Jupyter kernel's threads is unsafe).
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(points)), mp_context=context) as pool:
+            futures = {pool.submit(_run_point, *task): i for i, task in enumerate(tasks)}
+            for future in as_completed(futures):
+                i = futures[future]
+                rows[i] = future.result()
+                bar.set_postfix_str(point_id(points[i]))
+                bar.update()
+    bar.close()
     table = pd.DataFrame(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "sweep.csv", index=False)
     table.attrs["out_dir"] = str(out_dir)
     return table
+
+
+def _run_point(
+    notebook: Path, profile: str, point: dict, fixed: dict, point_dir: Path, timeout: float | None
+) -> dict:
+    """One grid point: its own results folder for the kernel to inherit, then its row."""
+    saved = os.environ.get("COURSEKIT_RESULTS")
+    os.environ["COURSEKIT_RESULTS"] = str(point_dir)
+    try:
+        outcome = runner.execute(
+            notebook, profile, {**fixed, **point}, out_dir=point_dir, timeout=timeout
+        )
+    finally:
+        if saved is None:
+            os.environ.pop("COURSEKIT_RESULTS", None)
+        else:
+            os.environ["COURSEKIT_RESULTS"] = saved
+    return _row(point, outcome, point_dir / f"{notebook.stem}.json")
 
 
 def _row(point: dict, outcome: runner.Outcome, results_file: Path) -> dict:

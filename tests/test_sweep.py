@@ -1,5 +1,7 @@
 """Parameter sweeps: a grid of papermill runs gathered into one table."""
 
+import os
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -34,8 +36,10 @@ def test_cli_grid_parsing():
 
 
 @pytest.mark.notebook
-def test_sweep_runs_every_point_and_gathers_numbers(tmp_path, monkeypatch, write_notebook):
+@pytest.mark.parametrize("jobs", [1, 2])  # one point after another, or in processes at once
+def test_sweep_runs_every_point_and_gathers_numbers(tmp_path, monkeypatch, write_notebook, jobs):
     monkeypatch.setattr(runner, "BUILD", tmp_path / "build")
+    monkeypatch.setenv("COURSEKIT_RESULTS", str(tmp_path / "mine"))
     nb = write_notebook(
         tmp_path / "product.ipynb",
         'profile = "auto"\na = 1\nb = 1\nscale = 1',
@@ -44,7 +48,11 @@ def test_sweep_runs_every_point_and_gathers_numbers(tmp_path, monkeypatch, write
         'run.record("quotient", scale * a / b)\n'
         'run.check("product", scale * a * b, at_least=0)',
     )
-    table = sweep.run(nb, {"a": [1, 2], "b": [0, 3]}, profile="smoke", fixed={"scale": 10})
+    table = sweep.run(
+        nb, {"a": [1, 2], "b": [0, 3]}, profile="smoke", fixed={"scale": 10}, jobs=jobs
+    )
+    assert os.environ["COURSEKIT_RESULTS"] == str(tmp_path / "mine")  # the caller's, kept
+    assert list(table.columns[:2]) == ["a", "b"] and "scale" not in table.columns
     assert list(table["a"]) == [1, 1, 2, 2] and list(table["b"]) == [0, 3, 0, 3]
     # b = 0 divides by zero: that point fails, the sweep goes on and says why
     assert list(table["ok"]) == [False, True, False, True]
@@ -59,6 +67,12 @@ def test_sweep_runs_every_point_and_gathers_numbers(tmp_path, monkeypatch, write
     assert labels == ["30", "60", "failed", "failed"]
     with pytest.raises(ValueError, match="'accuracy' is not in the sweep table"):
         sweep.heatmap(table, x="a", y="b", value="accuracy")
+
+
+def test_sweep_jobs_must_be_a_positive_integer(tmp_path, write_notebook):
+    nb = write_notebook(tmp_path / "p.ipynb", 'profile = "auto"\na = 1')
+    with pytest.raises(ValueError, match="jobs=0 is not allowed: it must be an integer >= 1"):
+        sweep.run(nb, {"a": [1]}, profile="smoke", jobs=0)
 
 
 def test_heatmap_tells_failed_from_not_recorded():
