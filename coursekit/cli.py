@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a notebook parameter held fixed over the seeds",
     )
     seeds.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell")
+    seeds.add_argument(
+        "--jobs", type=int, default=1, help="seeds run at once (default 1: timings stay their own)"
+    )
 
     bench = sub.add_parser("bench", help="benchmarks: `bench optim` times coursekit.optim vs torch")
     bench.add_argument("suite", choices=["optim"])
@@ -197,6 +200,7 @@ def _seeds(args) -> int:
                     first=args.first,
                     parameters=_parameters(args.parameter),
                     timeout=args.timeout,
+                    jobs=args.jobs,
                 )
             )
     except ValueError as err:

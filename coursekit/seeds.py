@@ -151,8 +151,13 @@ def run(
     first: int = 0,
     parameters: dict | None = None,
     timeout: float | None = None,
+    jobs: int = 1,
 ) -> Report:
-    """Execute ``notebook`` for seeds ``first .. first + n - 1``; gather every claim."""
+    """Execute ``notebook`` for seeds ``first .. first + n - 1``; gather every claim.
+
+    One seed after another by default (``jobs=1``): the timings of a run that shares the
+    machine with another are not its own, and notebook 10's jobs each want both cores.
+    """
     from coursekit.validate import integer
 
     n = integer("n", n, minimum=2)
@@ -165,7 +170,13 @@ def run(
     os.environ[claims.ENV_CHECKS] = "collect"  # the kernels inherit it
     try:
         table = sweep.run(
-            nb, {"seed": seeds}, profile=profile, fixed=parameters, out_dir=out_dir, timeout=timeout
+            nb,
+            {"seed": seeds},
+            profile=profile,
+            fixed=parameters,
+            out_dir=out_dir,
+            timeout=timeout,
+            jobs=jobs,
         )
     finally:
         if saved is None:
