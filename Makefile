@@ -24,9 +24,11 @@ course: $(STAMP) horovod
 	$(BIN)/python -m coursekit run --profile $(COURSE_PROFILE)
 	@if [ -f docs/conf.py ]; then $(BIN)/python -m coursekit site; fi
 
+# nbval executes notebooks/ first: test_notebook_is_deterministic compares its seed-0 runs with
+# papermill's (tests/test_notebooks.py), so no notebook runs a third time for that test.
 test: $(STAMP) horovod
 	COURSEKIT_PROFILE=$(TEST_PROFILE) COURSEKIT_RESULTS=$(CURDIR)/build/test-results \
-		$(BIN)/python -m pytest tests notebooks --nbval-lax --durations=20
+		$(BIN)/python -m pytest notebooks tests --nbval-lax --durations=20
 
 # Horovod 0.28.1 built for this venv's torch by tools/build_horovod.sh: minutes once, then
 # seconds from a cached wheel, nothing when it is installed. A failed build prints its log's

@@ -7,6 +7,7 @@ checks must hold. On a machine with CUDA the notebooks pick the GPU themselves.
 
 import json
 import os
+import time
 
 import nbformat
 import pytest
@@ -17,7 +18,7 @@ from coursekit import claims, runner
 REGISTRY = {
     "01_gradient_descent": dict(min_checks=49),
     "02_stochastic_adaptive": dict(min_checks=59),
-    "03_large_batch": dict(min_checks=15),
+    "03_large_batch": dict(min_checks=18),
     "04_svi_coin_toss": dict(min_checks=8),
     "05_vae": dict(min_checks=8),
     "06_gan": dict(min_checks=10),
@@ -36,8 +37,11 @@ ALL_NOTEBOOKS = {
 }
 
 
-# What test_notebook_runs_and_its_claims_hold recorded, for the determinism test to compare.
-FIRST_RUNS: dict[str, dict] = {}
+# Seed-0 runs of this session that the determinism test compares: what
+# test_notebook_runs_and_its_claims_hold recorded, and before it, where `make test` had nbval
+# execute notebooks/ first, what nbval's run left in the same results file.
+FIRST_RUNS: dict[str, list[dict]] = {}
+SESSION_START = time.time()  # this module is imported while pytest collects, before any run
 
 
 def read(stem):
@@ -90,6 +94,7 @@ def test_notebook_runs_and_its_claims_hold(stem):
     # The executed copy and its results go where `python -m coursekit run` puts them
     # (results: $COURSEKIT_RESULTS, which `make test` points at build/test-results), so
     # the site test can build pages from them without executing the notebooks again.
+    earlier = nbval_run(stem)
     outcome = runner.execute(NOTEBOOK_FILES[stem], PROFILE)
     assert outcome.ok, f"{stem} failed in the {PROFILE} profile: {outcome.error}"
     recorded = claims.load_results(stem)
@@ -98,7 +103,24 @@ def test_notebook_runs_and_its_claims_hold(stem):
     assert recorded["checks_passed"] == recorded["checks_total"]
     assert recorded["wall_time_s"] > 0
     assert not recorded["null_run"] and recorded["seed"] == 0
-    FIRST_RUNS[stem] = recorded
+    FIRST_RUNS[stem] = [r for r in (earlier, recorded) if r is not None]
+
+
+def nbval_run(stem: str) -> dict | None:
+    """The results of a complete seed-0 run of this notebook made earlier in this session
+    (by nbval, which `make test` runs first), or None."""
+    path = claims.results_dir() / f"{stem}.json"
+    if not path.exists() or path.stat().st_mtime < SESSION_START:
+        return None
+    recorded = json.loads(path.read_text())
+    complete = (
+        recorded.get("profile") == PROFILE
+        and recorded.get("seed") == 0
+        and not recorded.get("null_run")
+        and recorded.get("checks_total", 0) >= REGISTRY[stem]["min_checks"]
+        and recorded.get("checks_passed") == recorded.get("checks_total")
+    )
+    return recorded if complete else None  # a failed nbval run is nbval's to report
 
 
 def seeded_numbers(recorded: dict) -> dict:
@@ -112,10 +134,11 @@ def seeded_numbers(recorded: dict) -> dict:
 def test_notebook_is_deterministic(stem, tmp_path, results_dir):
     """The same seed gives the same numbers: every check and metric, to the last digit.
 
-    Compared with the run of test_notebook_runs_and_its_claims_hold (seed 0) where it ran
-    in this session; otherwise the notebook runs twice here.
+    Compares two seed-0 runs of this session: nbval's (where `make test` ran it first) and
+    test_notebook_runs_and_its_claims_hold's, two executors and two kernels; the notebook
+    runs here as many times as it takes to have two.
     """
-    runs = [FIRST_RUNS[stem]] if stem in FIRST_RUNS else []
+    runs = list(FIRST_RUNS.get(stem, []))
     while len(runs) < 2:
         outcome = execute(stem, tmp_path / str(len(runs)), seed=0)
         assert outcome.ok, outcome.error
