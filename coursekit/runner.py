@@ -9,6 +9,7 @@ in ``build/results/<notebook>.json``, which the summary table reads back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -87,6 +88,22 @@ def _failure(err: Exception, executed: Path) -> str:
     )
 
 
+@contextlib.contextmanager
+def environment(**values: str):
+    """Set environment variables for the block (kernels started in it inherit them), then
+    put back what was there before."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def execute(
     notebook: Path,
     profile: str,
@@ -106,16 +123,16 @@ def execute(
     out_dir = out_dir or BUILD / "notebooks" / (f"{profile}-null" if null else profile)
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / notebook.name
-    saved = {name: os.environ.get(name) for name in (ENV_BATCH, claims.ENV_RESULTS)}
-    if null and not saved[claims.ENV_RESULTS]:
-        os.environ[claims.ENV_RESULTS] = str(BUILD / "results-null")
-    results_file = claims.results_dir() / f"{notebook.stem}.json"
-    results_file.unlink(missing_ok=True)  # a stale file must not pass for this run's numbers
+    settings = {ENV_BATCH: "1"}  # the kernel inherits it: progress bars print their last line
+    if null and not os.environ.get(claims.ENV_RESULTS):
+        settings[claims.ENV_RESULTS] = str(BUILD / "results-null")
     params = {"profile": profile, **(parameters or {})}
-    os.environ[ENV_BATCH] = "1"  # the kernel inherits it: progress bars print their last line
-    start = time.perf_counter()
     error = ""
-    try:
+    # (restored afterwards: a sweep from an interactive notebook keeps its live progress bars)
+    with environment(**settings):
+        results_file = claims.results_dir() / f"{notebook.stem}.json"
+        results_file.unlink(missing_ok=True)  # a stale file must not pass for this run's numbers
+        start = time.perf_counter()
         try:
             papermill.execute_notebook(
                 str(notebook),
@@ -130,12 +147,6 @@ def execute(
             error = _failure(err, output)
         wall = time.perf_counter() - start
         recorded = claims.load_results(notebook.stem) or {}
-    finally:  # a sweep from an interactive notebook keeps its live progress bars
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     if not error and not recorded:
         error = f"the notebook wrote no results file ({results_file}); does it call ck.setup?"
     return Outcome(

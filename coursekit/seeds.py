@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,9 +165,7 @@ def run(
     profile = resolve_profile(profile)
     seeds = list(range(first, first + n))
     out_dir = seeds_dir(nb, profile)
-    saved = os.environ.get(claims.ENV_CHECKS)
-    os.environ[claims.ENV_CHECKS] = "collect"  # the kernels inherit it
-    try:
+    with runner.environment(**{claims.ENV_CHECKS: "collect"}):  # the kernels inherit it
         table = sweep.run(
             nb,
             {"seed": seeds},
@@ -178,11 +175,6 @@ def run(
             timeout=timeout,
             jobs=jobs,
         )
-    finally:
-        if saved is None:
-            os.environ.pop(claims.ENV_CHECKS, None)
-        else:
-            os.environ[claims.ENV_CHECKS] = saved
     results, failed_runs = {}, {}
     for seed, error in zip(seeds, table["error"], strict=True):
         path = out_dir / sweep.point_id({"seed": seed}) / f"{nb.stem}.json"

@@ -111,17 +111,10 @@ def _run_point(
     notebook: Path, profile: str, point: dict, fixed: dict, point_dir: Path, timeout: float | None
 ) -> dict:
     """One grid point: its own results folder for the kernel to inherit, then its row."""
-    saved = os.environ.get("COURSEKIT_RESULTS")
-    os.environ["COURSEKIT_RESULTS"] = str(point_dir)
-    try:
+    with runner.environment(COURSEKIT_RESULTS=str(point_dir)):
         outcome = runner.execute(
             notebook, profile, {**fixed, **point}, out_dir=point_dir, timeout=timeout
         )
-    finally:
-        if saved is None:
-            os.environ.pop("COURSEKIT_RESULTS", None)
-        else:
-            os.environ["COURSEKIT_RESULTS"] = saved
     return _row(point, outcome, point_dir / f"{notebook.stem}.json")
 
 
