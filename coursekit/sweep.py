@@ -23,8 +23,9 @@ import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from coursekit import runner
+from coursekit import claims, runner
 from coursekit.runtime import resolve_profile
+from coursekit.validate import integer
 
 
 def grid_points(grid: dict[str, list]) -> list[dict]:
@@ -72,10 +73,7 @@ def run(
     notebook = runner.find_notebooks([str(notebook)])[0]
     profile = resolve_profile(profile)
     points = grid_points(grid)
-    if jobs is None:
-        jobs = min(4, os.cpu_count() or 1)
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise ValueError(f"jobs={jobs!r} is not allowed: it must be an integer >= 1")
+    jobs = min(4, os.cpu_count() or 1) if jobs is None else integer("jobs", jobs, minimum=1)
     out_dir = Path(out_dir) if out_dir else sweep_dir(notebook, profile)
     tasks = [
         (notebook, profile, point, fixed or {}, out_dir / point_id(point), timeout)
@@ -111,7 +109,7 @@ def _run_point(
     notebook: Path, profile: str, point: dict, fixed: dict, point_dir: Path, timeout: float | None
 ) -> dict:
     """One grid point: its own results folder for the kernel to inherit, then its row."""
-    with runner.environment(COURSEKIT_RESULTS=str(point_dir)):
+    with runner.environment(**{claims.ENV_RESULTS: str(point_dir)}):
         outcome = runner.execute(
             notebook, profile, {**fixed, **point}, out_dir=point_dir, timeout=timeout
         )
