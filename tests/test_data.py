@@ -1,8 +1,9 @@
 """Tests of coursekit.data. None of them reaches the network: urllib's opener is
 replaced for every test, by one that fails the test unless a test serves bytes itself.
 
-The real-MNIST tests read the shared copy of the official test split in
-../shared/data/mnist (never copied into the repository) and skip where it is absent.
+The real-MNIST tests read the shared copies in ../shared/data (never copied into the
+repository): mnist/ holds the official test split as the mirrors serve it, mnist-full/ all
+four files, the training pair re-compressed. They skip where those folders are absent.
 """
 
 import gzip
@@ -22,11 +23,16 @@ import torch
 from coursekit import data
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+SHARED_FULL = SHARED_MNIST.parent / "mnist-full"
 needs_shared_mnist = pytest.mark.skipif(
     not SHARED_MNIST.is_dir(), reason=f"no shared MNIST copy at {SHARED_MNIST}"
 )
+needs_shared_full = pytest.mark.skipif(
+    not SHARED_FULL.is_dir(), reason=f"no shared copy of all four MNIST files at {SHARED_FULL}"
+)
 T10K = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-MANIFEST = json.loads((Path(data.__file__).parents[1] / "data" / "manifest.json").read_text())
+TRAIN = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
+MANIFEST = json.loads((Path(data.__file__).parents[2] / "data" / "manifest.json").read_text())
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +44,7 @@ def offline(monkeypatch, tmp_path):
 
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
     monkeypatch.delenv(data.ENV_DATA, raising=False)
-    monkeypatch.setattr(data, "default_cache_dir", lambda: tmp_path / "default-cache")
+    monkeypatch.setattr(data.mnist, "default_cache_dir", lambda: tmp_path / "default-cache")
 
 
 class FakeResponse(io.BytesIO):
@@ -103,7 +109,7 @@ def test_digits_equal_scikit_learns_load_digits():
     ds = data.load_digits(test_fraction=0.5)
     x = torch.cat([ds.x_train, ds.x_test]).squeeze(1).double() * 16
     y = torch.cat([ds.y_train, ds.y_test])
-    order = torch.from_numpy(np.concatenate(data._split_indices(1797, 0.5, 0)))
+    order = torch.from_numpy(np.concatenate(data.core._split_indices(1797, 0.5, 0)))
     assert torch.equal(x, torch.from_numpy(bunch.images)[order])
     assert torch.equal(y, torch.from_numpy(bunch.target)[order])
 
@@ -130,7 +136,7 @@ def test_mnist_t10k_from_root(tmp_path):
     check_images(ds, 10_000, 28)
     assert (len(ds.x_train), len(ds.x_test)) == (8000, 2000)
     assert ds.name == "mnist"
-    assert "t10k only" in ds.source and str(SHARED_MNIST) in ds.source
+    assert "t10k only" in ds.source and "from ../shared/data/mnist " in ds.source  # no abs path
     assert "sha256 verified" in ds.source and "download=False" in ds.source
     again = data.load_mnist(root=SHARED_MNIST, split="t10k", cache_dir=tmp_path)
     assert torch.equal(ds.x_test, again.x_test)  # same deterministic division
@@ -143,7 +149,7 @@ def test_mnist_from_env_var(monkeypatch, tmp_path, env_dir):
     monkeypatch.setenv(data.ENV_DATA, str(env_dir))
     ds = data.load("mnist", split="t10k", cache_dir=tmp_path)
     check_images(ds, 10_000, 28)
-    assert str(SHARED_MNIST) in ds.source
+    assert "../shared/data/mnist " in ds.source
 
 
 def test_env_var_naming_a_missing_folder_is_an_error(monkeypatch, tmp_path):
@@ -154,37 +160,125 @@ def test_env_var_naming_a_missing_folder_is_an_error(monkeypatch, tmp_path):
 
 @needs_shared_mnist
 def test_manifest_matches_shared_checksums():
-    t10k = MANIFEST["mnist"]["files"]
+    files = MANIFEST["mnist"]["files"]
     for sums, algorithm in (("SHA256SUMS", "sha256"), ("MD5SUMS", "md5")):
         for line in (SHARED_MNIST / sums).read_text().splitlines():
             digest, name = line.split()
-            assert t10k[name][algorithm] == digest
+            assert files[name][algorithm] == digest  # the mirrors' .gz, byte for byte
     for name in T10K:
-        data.verify_file(SHARED_MNIST / name, t10k[name])  # raises if it does not match
+        assert data.idx.container_sha256(SHARED_MNIST / name) == files[name]["sha256"]
 
 
-@needs_shared_mnist
-def test_corrupt_file_is_refused_and_kept(tmp_path):
-    folder = copy_t10k(tmp_path / "mine")
-    images = folder / T10K[0]
-    raw = bytearray(images.read_bytes())
+@needs_shared_full
+def test_manifest_payloads_match_the_shared_payload_sums():
+    files = MANIFEST["mnist"]["files"]
+    for line in (SHARED_FULL / "PAYLOAD-SHA256SUMS").read_text().splitlines():
+        digest, stem = line.split()
+        assert files[stem + ".gz"]["payload_sha256"] == digest
+        raw = gzip.decompress((SHARED_FULL / (stem + ".gz")).read_bytes())
+        assert len(raw) == files[stem + ".gz"]["payload_bytes"]
+        assert hashlib.sha256(raw).hexdigest() == digest  # the manifest's value, recomputed
+
+
+@pytest.fixture(scope="module")
+def official():
+    return data.load_mnist(root=SHARED_FULL, split="official", download=False)
+
+
+@needs_shared_full
+def test_official_split_from_the_shared_copy(official):
+    # The training pair here is re-compressed: its .gz hash is not the mirrors', its content is.
+    assert (
+        data.idx.container_sha256(SHARED_FULL / TRAIN[0])
+        != (MANIFEST["mnist"]["files"][TRAIN[0]]["sha256"])
+    )
+    ds = official
+    check_images(ds, 70_000, 28)
+    assert (len(ds.x_train), len(ds.x_test)) == (60_000, 10_000)
+    assert "official split" in ds.source and "../shared/data/mnist-full" in ds.source
+    for part, y in (("train", ds.y_train), ("t10k", ds.y_test)):
+        counts = tuple(torch.bincount(y, minlength=10).tolist())
+        assert counts == data.OFFICIAL_COUNTS[part]
+    assert ds.y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    assert ds.x_train.mean().item() == pytest.approx(0.1307, abs=5e-5)
+    assert ds.x_train.std().item() == pytest.approx(0.3081, abs=5e-5)
+
+
+def uncompressed_copy(dest: Path, names=TRAIN + T10K, rename=lambda n: n.removesuffix(".gz")):
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (dest / rename(name)).write_bytes(gzip.decompress((SHARED_FULL / name).read_bytes()))
+    return dest
+
+
+@needs_shared_full
+@pytest.mark.parametrize(
+    "rename",
+    [lambda n: n.removesuffix(".gz"), lambda n: n.removesuffix(".gz").replace("-idx", ".idx")],
+    ids=["train-images-idx3-ubyte", "train-images.idx3-ubyte"],
+)
+def test_uncompressed_idx_files_are_accepted(tmp_path, official, rename):
+    folder = uncompressed_copy(tmp_path / "raw", rename=rename)
+    ds = data.load_mnist(root=folder, split="official", download=False, cache_dir=tmp_path / "c")
+    assert torch.equal(ds.x_train, official.x_train) and torch.equal(ds.y_test, official.y_test)
+
+
+def damaged(folder: Path, name: str, how) -> Path:
+    path = folder / name
+    path.write_bytes(how(path.read_bytes()))
+    return path
+
+
+def flip_middle(raw: bytes) -> bytes:
+    raw = bytearray(raw)
     raw[len(raw) // 2] ^= 0xFF
-    images.write_bytes(raw)
-    with pytest.raises(data.ChecksumError) as err:
-        data.load_mnist(root=folder, download=False, cache_dir=tmp_path / "cache")
-    expected = MANIFEST["mnist"]["files"][T10K[0]]["sha256"]
-    assert str(images) in str(err.value) and expected in str(err.value)
-    assert err.value.actual == hashlib.sha256(raw).hexdigest()
-    assert images.read_bytes() == raw  # the user's file: refused, not deleted
+    return bytes(raw)
 
 
-@needs_shared_mnist
-def test_truncated_file_is_refused(tmp_path):
-    folder = copy_t10k(tmp_path / "mine")
-    labels = folder / T10K[1]
-    labels.write_bytes(labels.read_bytes()[:1000])
-    with pytest.raises(data.ChecksumError, match="truncated: 1000 bytes, expected 4542"):
-        data.load_mnist(root=folder, split="t10k", download=False, cache_dir=tmp_path / "c")
+@needs_shared_full
+@pytest.mark.parametrize(
+    "compressed, how, error, words",
+    [
+        (True, lambda b: b[: len(b) // 2], data.TruncatedFileError, "gzip stream ends"),
+        (False, lambda b: b[:-784], data.TruncatedFileError, "IDX body ends early"),
+        (True, flip_middle, data.CorruptFileError, "gzip data is damaged"),
+        (False, flip_middle, data.ChecksumError, "content sha256 mismatch"),
+        (
+            True,
+            lambda b: gzip.compress(flip_middle(gzip.decompress(b)), compresslevel=1),
+            data.ChecksumError,
+            "not the official file's",
+        ),
+        (False, lambda b: b"<html>404 Not Found</html>", data.IDXFormatError, "not an IDX file"),
+    ],  # fmt: skip
+    ids=["gz-cut", "idx-cut", "gz-flipped", "idx-flipped", "regzipped-flipped", "not-idx"],
+)
+def test_damaged_copies_get_the_right_error(tmp_path, compressed, how, error, words):
+    folder = tmp_path / "mine"
+    if compressed:
+        folder.mkdir()
+        for name in TRAIN + T10K:
+            shutil.copyfile(SHARED_FULL / name, folder / name)
+        path = damaged(folder, TRAIN[0], how)
+    else:
+        path = damaged(uncompressed_copy(folder), TRAIN[0].removesuffix(".gz"), how)
+    kept = path.read_bytes()
+    with pytest.raises(error, match=words) as err:
+        data.load_mnist(root=folder, split="official", download=False, cache_dir=tmp_path / "c")
+    assert str(path) in str(err.value)  # the message names the file
+    assert path.read_bytes() == kept  # the user's file: refused, not deleted or moved
+    if error is data.ChecksumError:
+        assert MANIFEST["mnist"]["files"][TRAIN[0]]["payload_sha256"] in str(err.value)
+
+
+@needs_shared_full
+def test_the_truncated_train_file_is_not_what_the_old_check_said(tmp_path):
+    # The regression of issue 13: the re-compressed training images were refused as
+    # "truncated: 9719438 bytes, expected 9912422". They are whole, and they load.
+    (path, images) = data.mnist._obtain(
+        TRAIN[0], data.mnist_manifest(), [SHARED_FULL], tmp_path, download=False
+    )
+    assert path == SHARED_FULL / TRAIN[0] and images.shape == (60_000, 28, 28)
 
 
 @needs_shared_mnist
@@ -217,16 +311,16 @@ def test_read_idx_big_endian(tmp_path):
 
 def test_read_idx_wrong_magic(tmp_path):
     path = write_gz(tmp_path / "bad.gz", b"\x12\x34\x08\x01" + struct.pack(">I", 1) + b"\x07")
-    with pytest.raises(data.IDXFormatError, match="wrong magic number 0x12340801"):
+    with pytest.raises(data.IDXFormatError, match="not an IDX file: it starts 0x12340801"):
         data.read_idx(path)
 
 
 def test_read_idx_size_mismatch_and_not_gzip(tmp_path):
     path = write_gz(tmp_path / "short.gz", bytes([0, 0, 8, 1]) + struct.pack(">I", 5) + b"ab")
-    with pytest.raises(data.IDXFormatError, match="promises shape"):
+    with pytest.raises(data.TruncatedFileError, match="promises shape"):
         data.read_idx(path)
-    (tmp_path / "plain.gz").write_bytes(b"this is not gzip")
-    with pytest.raises(data.IDXFormatError, match="gzip"):
+    (tmp_path / "plain.gz").write_bytes(b"this is not gzip")  # told by its bytes, not its name
+    with pytest.raises(data.IDXFormatError, match="not an IDX file"):
         data.read_idx(tmp_path / "plain.gz")
 
 
