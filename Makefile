@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 COURSE_PROFILE := $(or $(PROFILE),auto)
 TEST_PROFILE   := $(or $(PROFILE),smoke)
 
-.PHONY: install course test lab site clean horovod
+.PHONY: install course test lab site clean horovod gpu-check
 
 install: $(STAMP)
 
@@ -38,6 +38,11 @@ horovod: $(STAMP)
 	@PYTHON=$(BIN)/python tools/build_horovod.sh || { \
 		if [ "$${COURSEKIT_REQUIRE_HOROVOD:-0}" = 1 ]; then exit 1; fi; \
 		echo "make horovod: no Horovod; the rest of the course works without it"; }
+
+# The whole course in the full profile on this machine's GPU, with the GPU-relevant tests, as
+# one command: one table of wall time, checks and peak GPU memory (tools/gpu_check.py).
+gpu-check: $(STAMP) horovod
+	$(BIN)/python tools/gpu_check.py
 
 # The static site from the executed notebooks (no re-execution) into build/site/;
 # `make site PROFILE=smoke` picks the profile, else the most complete executed set.

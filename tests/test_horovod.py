@@ -339,3 +339,17 @@ def test_critical_batch_fit_recovers_known_parameters():
     steps = [20 * (1 + 100 / b) for b in batches]
     s_min, e_min, b_crit = study.critical_batch_fit(batches, steps)
     assert (s_min, e_min, b_crit) == pytest.approx((20, 2000, 100))
+
+
+def test_a_horovod_without_nccl_keeps_the_ranks_off_the_gpus(capsys):
+    # No GPU is needed to test the decision: a stand-in for horovod.torch's two answers.
+    from types import SimpleNamespace
+
+    gloo_only = SimpleNamespace(nccl_built=lambda: False, rank=lambda: 0)
+    assert Comm._horovod_can_use_gpus(gloo_only, "auto") is False
+    printed = capsys.readouterr().out
+    assert "without NCCL" in printed and "tools/build_horovod.sh --force" in printed
+    with pytest.raises(RuntimeError, match=r"device='cuda'.*without NCCL.*--force"):
+        Comm._horovod_can_use_gpus(gloo_only, "cuda")
+    with_nccl = SimpleNamespace(nccl_built=lambda: True, rank=lambda: 0)
+    assert Comm._horovod_can_use_gpus(with_nccl, "cuda") is True

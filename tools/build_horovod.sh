@@ -89,7 +89,19 @@ if [ "$TORCH_CUDA" != none ] && [ -n "$NVCC" ]; then
     fi
 else
     OPS=gloo
-    [ "$TORCH_CUDA" != none ] && say "torch is a CUDA build but nvcc was not found: building for CPU (Gloo) only"
+    if [ "$TORCH_CUDA" != none ]; then
+        # Loud: a Gloo-only Horovod on a GPU machine cannot allreduce CUDA tensors, and
+        # notebook 10 would run its ranks on the CPU (coursekit.distributed says so too).
+        {
+            echo "build_horovod: ================================================================"
+            echo "build_horovod: WARNING: torch is a CUDA $TORCH_CUDA build but nvcc was not found"
+            echo "build_horovod: (not on PATH, not in \$CUDA_HOME/bin): building Horovod for CPU (Gloo)"
+            echo "build_horovod: only, WITHOUT NCCL. Its ranks cannot use the GPUs."
+            echo "build_horovod: To build with NCCL: install the CUDA toolkit $TORCH_CUDA (nvcc), set"
+            echo "build_horovod: CUDA_HOME=/path/to/cuda, then run: tools/build_horovod.sh --force"
+            echo "build_horovod: ================================================================"
+        } >&2
+    fi
 fi
 KEY="horovod-${HOROVOD_VERSION}_torch-${TORCH_VERSION}_${PY_TAG}_${OPS}_${RECIPE}"
 VENV=$("$PYTHON" -c 'import sys; print(sys.prefix)')

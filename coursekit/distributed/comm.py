@@ -41,6 +41,7 @@ class Comm:
 
             hvd.init()  # joins the job horovodrun started; reads HOROVOD_RANK etc.
             self.hvd = hvd
+            cuda = cuda and self._horovod_can_use_gpus(hvd, device_request)
             self.rank, self.size = hvd.rank(), hvd.size()
             self.local_rank, self.local_size = hvd.local_rank(), hvd.local_size()
             self.cross_rank, self.cross_size = hvd.cross_rank(), hvd.cross_size()
@@ -68,6 +69,24 @@ class Comm:
             # (more threads than cores makes each process wait for the others' threads).
             cores = os.cpu_count() or 1
             torch.set_num_threads(threads or max(1, cores // self.local_size))
+
+    @staticmethod
+    def _horovod_can_use_gpus(hvd, device_request: str) -> bool:
+        """Horovod allreduces CUDA tensors only when it was built with NCCL. Without it,
+        "auto" runs the ranks on the CPU (saying so once); "cuda" is an error that says what
+        to do."""
+        if hvd.nccl_built():
+            return True
+        advice = (
+            "this Horovod was built without NCCL (Gloo only), so its ranks cannot allreduce "
+            "on the GPUs. Rebuild it with the CUDA toolkit's nvcc on PATH (or CUDA_HOME set): "
+            "tools/build_horovod.sh --force"
+        )
+        if device_request == "cuda":
+            raise RuntimeError(f"device='cuda' was asked for, but {advice}; or pass device='cpu'")
+        if hvd.rank() == 0:
+            print(f"coursekit: {advice}. Running the ranks on the CPU.", flush=True)
+        return False
 
     def log(self, *args) -> None:
         """Print on rank 0 only: N processes printing the same line is noise."""
