@@ -224,6 +224,20 @@ class Run:
         claims, because it must hold whatever the learning did."""
         return self.check(name, value, kind="identity", **bar)
 
+    def load_data(self, name: str, **kwargs):
+        """Load a dataset (:func:`coursekit.data.load`), say in one line which data this run
+        uses, and record it in the results file, so that a published number is set beside
+        this run only when both used the same data."""
+        from coursekit import data as _data
+
+        ds = _data.load(name, **kwargs)
+        self.recorder.header["data"] = dict(
+            key=ds.key, train=len(ds.y_train), test=len(ds.y_test), source=ds.source
+        )
+        self.recorder.write()
+        print(f"data: {ds.source}")
+        return ds
+
     def record(self, name: str, value: object) -> None:
         """Record a key number (a final loss, a count) that is reported but not claimed."""
         self.recorder.add_metric(name, value)

@@ -8,6 +8,7 @@ checks must hold. On a machine with CUDA the notebooks pick the GPU themselves.
 import json
 import os
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -28,6 +29,10 @@ REGISTRY = {
     "10_horovod": dict(min_checks=30),
 }
 PROFILE = os.environ.get("COURSEKIT_PROFILE") or "smoke"
+# The real-data lane: the notebooks that use MNIST where it can be had run once more, on the
+# official split from the shared copy beside the repository (never copied into it).
+SHARED_MNIST_FULL = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-full"
+MNIST_NOTEBOOKS = ["05_vae"]
 NOTEBOOK_FILES = {p.stem: p for p in runner.course_notebooks()}
 # Course notebooks and the task notebooks they run (e.g. by a sweep) in notebooks/tasks/.
 ALL_NOTEBOOKS = {
@@ -151,6 +156,31 @@ def test_notebook_is_deterministic(stem, tmp_path, results_dir):
         if first[part].get(name) != second[part].get(name)
     }
     assert not differ, f"{stem}: same seed, different numbers (first run, second run): {differ}"
+
+
+@pytest.mark.notebook
+@pytest.mark.skipif(
+    not SHARED_MNIST_FULL.is_dir(), reason=f"no shared MNIST copy at {SHARED_MNIST_FULL}"
+)
+@pytest.mark.parametrize("stem", MNIST_NOTEBOOKS)
+def test_notebook_on_mnists_official_split(stem, tmp_path, monkeypatch):
+    """The real-data lane: with COURSEKIT_DATA at all four MNIST files, the notebook trains on
+    the official 60,000/10,000 split, says so, and its claims (MNIST's own bars) hold."""
+    monkeypatch.setenv("COURSEKIT_DATA", str(SHARED_MNIST_FULL))
+    monkeypatch.setenv(claims.ENV_RESULTS, str(tmp_path / "results"))
+    outcome = runner.execute(NOTEBOOK_FILES[stem], PROFILE, out_dir=tmp_path / "executed")
+    assert outcome.ok, f"{stem} failed on MNIST in the {PROFILE} profile: {outcome.error}"
+    recorded = claims.load_results(stem)
+    assert recorded["data"]["key"] == "mnist-official"
+    assert (recorded["data"]["train"], recorded["data"]["test"]) == (60_000, 10_000)
+    assert recorded["checks_total"] >= REGISTRY[stem]["min_checks"]
+    assert recorded["checks_passed"] == recorded["checks_total"]
+    first_output = next(  # the first cell that prints: the setup cell, which loads the data
+        "".join(o.get("text", "") for o in cell.outputs)
+        for cell in nbformat.read(outcome.output, as_version=4).cells
+        if cell.cell_type == "code" and cell.get("outputs")
+    )
+    assert "data: MNIST, official split" in first_output
 
 
 @pytest.mark.notebook

@@ -398,3 +398,38 @@ def test_references_follow_the_notebook_topic():
     assert site.references_for("09_horovod") == site.REFERENCES["horovod"]
     assert site.references_for("03_lamb") == site.REFERENCES["large_batch"]
     assert site.references_for("03_gaussian_processes") == []
+
+
+def test_a_published_number_is_set_only_beside_a_run_on_the_same_data(tmp_path):
+    vae = next(nb for nb in NOTEBOOKS if nb.stem == "05_vae")
+    ref = site.REFERENCES["vae"][0]
+    assert ref.dataset == "mnist-official" and ref.check
+
+    def page(key):
+        run = {
+            "notebook": "05_vae",
+            "profile": "full",
+            "device": "cuda",
+            "wall_time_s": 1.0,
+            "data": {"key": key, "source": f"the {key} images"},
+            "checks": [dict(name=ref.check, value=-104.2, passed=True, form="close",
+                            expected=-104.5, tolerance=1.0)],
+        }  # fmt: skip
+        (tmp_path / "05_vae.json").write_text(json.dumps(run))
+        return site.results_page([vae], site.read_results([vae], tmp_path), tmp_path)
+
+    same, other = page("mnist-official"), page("digits")
+    row = next(
+        line for line in same.splitlines() if line.startswith(f"| {site._escape(ref.check)}")
+    )
+    assert site._escape(ref.value) in row  # beside the check: same experiment, same data
+    summary_row = next(line for line in same.splitlines() if line.startswith("| [05"))
+    assert f"| {site._escape('mnist-official')} |" in summary_row  # the data column
+    row = next(
+        line for line in other.splitlines() if line.startswith(f"| {site._escape(ref.check)}")
+    )
+    assert site._escape(ref.value) not in row  # a run on the 8x8 digits gets no MNIST number
+    assert "Published on other data (mnist-official; this run used digits)" in other.replace(
+        "\\", ""
+    )
+    assert "- **data** the digits images" in other.replace("\\", "")

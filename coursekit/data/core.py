@@ -29,6 +29,7 @@ class Digits:
     name: str
     image_shape: tuple[int, int]
     source: str  # where the data came from and how it was divided, in words
+    split: str = ""  # MNIST's: "official" (60,000/10,000) or "t10k" (the test images divided)
 
     def __post_init__(self):
         for x, y in ((self.x_train, self.y_train), (self.x_test, self.y_test)):
@@ -38,13 +39,18 @@ class Digits:
                 raise ValueError(f"labels must be int64 of shape ({len(x)},)")
 
     @property
+    def key(self) -> str:
+        """Which data, in one word: "digits", "mnist-official" or "mnist-t10k"."""
+        return f"{self.name}-{self.split}" if self.split else self.name
+
+    @property
     def num_classes(self) -> int:
         return 10
 
     def __repr__(self) -> str:
         return (
             f"Digits(name={self.name!r}, train={len(self.y_train)}, test={len(self.y_test)}, "
-            f"image_shape={self.image_shape}, source={self.source!r})"
+            f"image_shape={self.image_shape}, split={self.split!r}, source={self.source!r})"
         )
 
 
@@ -62,10 +68,11 @@ def _tensors(images: np.ndarray, labels: np.ndarray, scale: float):
     return x.unsqueeze(1), torch.from_numpy(np.asarray(labels, dtype=np.int64))
 
 
-def _divided(images, labels, scale, test_fraction, seed, name, source) -> Digits:
+def _divided(images, labels, scale, test_fraction, seed, name, source, split="") -> Digits:
     x, y = _tensors(images, labels, scale)
     train, test = (torch.from_numpy(i) for i in _split_indices(len(y), test_fraction, seed))
-    return Digits(x[train], y[train], x[test], y[test], name, tuple(x.shape[-2:]), source)
+    shape = tuple(x.shape[-2:])
+    return Digits(x[train], y[train], x[test], y[test], name, shape, source, split)
 
 
 def load_digits(test_fraction: float = 0.2, seed: int = 0) -> Digits:

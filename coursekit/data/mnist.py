@@ -228,11 +228,11 @@ def load_mnist(
                 f"MNIST, official split: {len(y_train)} train images from {shown(train_dir)}, "
                 f"{len(y_test)} test images from {shown(test_dir)} (content sha256 verified)"
             )
-            return Digits(x_train, y_train, x_test, y_test, "mnist", (28, 28), source)
+            return Digits(x_train, y_train, x_test, y_test, "mnist", (28, 28), source, "official")
 
     source = (
         f"MNIST t10k only: {len(test_labels)} images from {shown(test_dir)} (content sha256 verified), "
         f"divided {1 - test_fraction:.0%}/{test_fraction:.0%} into train/test with seed {seed}, "
         f"because {why_not_train}"
     )
-    return _divided(test_images, test_labels, 255.0, test_fraction, seed, "mnist", source)
+    return _divided(test_images, test_labels, 255.0, test_fraction, seed, "mnist", source, "t10k")
