@@ -47,10 +47,10 @@ class Digits:
     def num_classes(self) -> int:
         return 10
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # the source is a sentence of its own: print(ds.source)
         return (
             f"Digits(name={self.name!r}, train={len(self.y_train)}, test={len(self.y_test)}, "
-            f"image_shape={self.image_shape}, split={self.split!r}, source={self.source!r})"
+            f"image_shape={self.image_shape}, split={self.split!r})"
         )
 
 
