@@ -59,6 +59,8 @@ _PYRO_SVI = "Pyro tutorial, SVI Part I"
 _PYRO_SVI_URL = "https://pyro.ai/examples/svi_part_i.html"
 _PYRO_VAE = "Pyro tutorial, Variational Autoencoders (read off its plot)"
 _PYRO_VAE_URL = "https://pyro.ai/examples/vae.html"
+_LECUN = "LeCun, Bottou, Bengio and Haffner 1998, Gradient-based learning applied to document recognition"
+_LECUN_URL = "https://doi.org/10.1109/5.726791"
 _GOYAL = Reference(
     "ResNet-50 on ImageNet with batch 8k: linear learning-rate scaling and gradual warm-up",
     "1 hour on 256 GPUs, no loss of accuracy",
@@ -103,6 +105,24 @@ REFERENCES: dict[str, list[Reference]] = {
             _PYRO_VAE,
             _PYRO_VAE_URL,
             check="tutorial's recipe: test ELBO at epoch 10",
+            dataset="mnist-official",
+        ),
+    ],
+    "transfer_learning": [
+        Reference(
+            "LeNet-5's test error on MNIST's official split (no distortions)",
+            "0.95% (0.8% with distorted training images)",
+            _LECUN,
+            _LECUN_URL,
+            check="LeNet-5 on MNIST's official split: test error (%)",
+            dataset="mnist-official",
+        ),
+        Reference(
+            "A dense net with one hidden layer of 300 units, the same split",
+            "4.7% test error",
+            _LECUN,
+            _LECUN_URL,
+            check="dense net (300 hidden) on MNIST's official split: test error (%)",
             dataset="mnist-official",
         ),
     ],
