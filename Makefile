@@ -13,10 +13,13 @@ TEST_PROFILE   := $(or $(PROFILE),smoke)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The venv alone, with a current pip (.ci/run makes it first, to start Horovod's build early).
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python >= 3.11 is needed, found " + sys.version.split()[0]'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 

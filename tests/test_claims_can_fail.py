@@ -11,14 +11,12 @@ are not about what was learned; the test lists the ones that pass, and does not 
 
 import json
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from test_notebooks import NOTEBOOK_FILES, PROFILE, REGISTRY
+from test_notebooks import REGISTRY, run_in_process
 
-from coursekit import claims, runner
+from coursekit import claims
 
 # The null runs are short, and much of each is one thread's work (a kernel starting, imports),
 # so they run two at a time, each in its own process with its own results folder; the longest
@@ -36,12 +34,8 @@ def null_runs(tmp_path_factory):
 
     def null_run(stem):
         env = {**os.environ, "COURSEKIT_CHECKS": "collect", claims.ENV_RESULTS: str(root / stem)}
-        command = [sys.executable, "-m", "coursekit", "run", str(NOTEBOOK_FILES[stem])]
-        command += ["--profile", PROFILE, "-p", "null_run", "True"]
-        done = subprocess.run(
-            command, env=env, cwd=runner.REPO, capture_output=True, text=True, timeout=1200
-        )
-        return root / stem, done.stdout + done.stderr
+        _, output = run_in_process(stem, "-p", "null_run", "True", env=env)
+        return root / stem, output
 
     with ThreadPoolExecutor(max_workers=NULL_JOBS) as pool:
         return dict(zip(order, pool.map(null_run, order), strict=True))

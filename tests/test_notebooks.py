@@ -104,6 +104,17 @@ def test_notebook_starts_the_course_way(stem):
 CLAIMS_JOBS = int(os.environ.get("COURSEKIT_CLAIMS_JOBS", "2"))
 
 
+def run_in_process(stem: str, *options: str, env: dict | None = None) -> tuple[int, str]:
+    """`python -m coursekit run NN --profile <the test profile> [options]` in a process of its
+    own, as a learner would type it: (exit status, everything it printed)."""
+    command = [sys.executable, "-m", "coursekit", "run", str(NOTEBOOK_FILES[stem])]
+    command += ["--profile", PROFILE, *options]
+    done = subprocess.run(
+        command, env=env, cwd=runner.REPO, capture_output=True, text=True, timeout=1200
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
 def has_timing_claims(stem: str) -> bool:
     nb = nbformat.read(NOTEBOOK_FILES[stem], as_version=4)
     return any('kind="timing"' in c.source for c in nb.cells if c.cell_type == "code")
@@ -124,18 +135,11 @@ def claims_runs(request):
         and not item.get_closest_marker("skip")
     }
     earlier = {stem: nbval_run(stem) for stem in wanted}  # before the runs overwrite them
-
-    def claims_run(stem):
-        command = [sys.executable, "-m", "coursekit", "run", str(NOTEBOOK_FILES[stem])]
-        command += ["--profile", PROFILE]
-        done = subprocess.run(command, cwd=runner.REPO, capture_output=True, text=True)
-        return done.returncode, done.stdout + done.stderr
-
-    shared = [s for s in sorted(wanted) if not has_timing_claims(s)]
-    alone = [s for s in sorted(wanted) if has_timing_claims(s)]
+    timed = {stem for stem in wanted if has_timing_claims(stem)}
+    shared = sorted(wanted - timed)
     with ThreadPoolExecutor(max_workers=CLAIMS_JOBS) as pool:
-        done = dict(zip(shared, pool.map(claims_run, shared), strict=True))
-    done.update((s, claims_run(s)) for s in alone)
+        done = dict(zip(shared, pool.map(run_in_process, shared), strict=True))
+    done.update((stem, run_in_process(stem)) for stem in sorted(timed))
     return {stem: (earlier[stem], done[stem]) for stem in wanted}
 
 
