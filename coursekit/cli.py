@@ -6,6 +6,7 @@ import argparse
 import ast
 import os
 import sys
+from pathlib import Path
 
 from coursekit.claims import PROFILES
 
@@ -44,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-x", "--fail-fast", action="store_true", help="stop at the first failure")
     run.add_argument("--timeout", type=float, default=None, help="seconds allowed per cell")
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the executed copies (default: build/notebooks/<profile>/)",
+    )
 
     sweep = sub.add_parser(
         "sweep", help="execute one notebook over a grid of parameters and tabulate the results"
@@ -142,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             parameters=_parameters(args.parameter),
             fail_fast=args.fail_fast,
             timeout=args.timeout,
+            out_dir=args.out,
         )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

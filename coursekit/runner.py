@@ -177,8 +177,10 @@ def run_course(
     parameters: dict | None = None,
     fail_fast: bool = False,
     timeout: float | None = None,
+    out_dir: Path | None = None,
 ) -> int:
-    """Run notebooks, print the summary table, return a process exit code."""
+    """Run notebooks, print the summary table, return a process exit code. The executed
+    copies go to ``out_dir`` (default: as ``execute`` says)."""
     profile = resolve_profile(profile)
     notebooks = find_notebooks(names)
     if not notebooks:
@@ -187,7 +189,7 @@ def run_course(
     outcomes = []
     for i, nb in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {nb.stem} ({profile}) ...", flush=True)
-        outcome = execute(nb, profile, parameters, timeout=timeout)
+        outcome = execute(nb, profile, parameters, timeout=timeout, out_dir=out_dir)
         outcomes.append(outcome)
         print(f"    {'ok' if outcome.ok else 'FAILED'} in {outcome.wall_time_s:.1f}s", flush=True)
         if not outcome.ok and fail_fast:
@@ -197,6 +199,7 @@ def run_course(
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
         print(f"\nFAILED {o.notebook}: {o.error}\n    executed copy: {o.output}")
-    print(f"\nexecuted notebooks: {BUILD / 'notebooks' / profile}")
+    executed = {o.output.parent for o in outcomes if o.output is not None}
+    print(f"\nexecuted notebooks: {', '.join(map(str, sorted(executed))) or '(none)'}")
     print(f"recorded results:   {claims.results_dir()}")
     return 1 if failed else 0

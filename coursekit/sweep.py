@@ -28,10 +28,19 @@ from coursekit.runtime import resolve_profile
 from coursekit.validate import integer
 
 
-def grid_points(grid: dict[str, list]) -> list[dict]:
-    """Every combination of the grid's values, in order (the last name varies fastest)."""
-    if not grid:
-        raise ValueError("grid={} is not allowed: name at least one parameter with values")
+def grid_points(grid: dict[str, list] | list[dict[str, list]]) -> list[dict]:
+    """Every combination of the grid's values, in order (the last name varies fastest).
+
+    A list of grids is their union, one grid after another: a grid whose windows differ from
+    column to column (each batch size its own rates) is a list of one-column grids."""
+    if isinstance(grid, list | tuple):
+        if not grid:
+            raise ValueError(f"grid={grid!r} is not allowed: give at least one grid")
+        return [point for part in grid for point in grid_points(part)]
+    if not isinstance(grid, dict) or not grid:
+        raise ValueError(
+            f"grid={grid!r} is not allowed: name at least one parameter with its list of values"
+        )
     for name, values in grid.items():
         if not isinstance(values, list | tuple) or not values:
             raise ValueError(
@@ -51,7 +60,7 @@ def sweep_dir(notebook: Path, profile: str) -> Path:
 
 def run(
     notebook: str | Path,
-    grid: dict[str, list],
+    grid: dict[str, list] | list[dict[str, list]],
     *,
     profile: str = "auto",
     fixed: dict | None = None,
@@ -60,6 +69,9 @@ def run(
     jobs: int | None = None,
 ):
     """Execute ``notebook`` once per grid point; return a pandas DataFrame, one row each.
+
+    ``grid`` maps each parameter to its values (every combination runs), or is a list of such
+    grids (their union runs, as one pool: see ``grid_points``).
 
     A failing point does not stop the sweep: its row has ``ok`` False and the error.
     ``jobs`` points run at once, each in a process of its own (default: as many as there are

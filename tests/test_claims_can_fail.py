@@ -10,41 +10,17 @@ are not about what was learned; the test lists the ones that pass, and does not 
 """
 
 import json
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from test_notebooks import REGISTRY, run_in_process
-
-from coursekit import claims
-
-# The null runs are short, and much of each is one thread's work (a kernel starting, imports),
-# so they run two at a time, each in its own process with its own results folder; the longest
-# start first (smoke wall times of a CI run). COURSEKIT_NULL_JOBS=1 runs them one by one.
-NULL_JOBS = int(os.environ.get("COURSEKIT_NULL_JOBS", "2"))
-LONGEST_FIRST = ["03", "10", "09", "06", "08", "02", "05", "04", "07", "01"]
-
-
-@pytest.fixture(scope="module")
-def null_runs(tmp_path_factory):
-    """Every course notebook's null run, as `python -m coursekit run NN -p null_run True`
-    runs it in collect mode: {stem: (the results folder, the command's output)}."""
-    root = tmp_path_factory.mktemp("null-runs")
-    order = sorted(REGISTRY, key=lambda s: (LONGEST_FIRST + [s[:2]]).index(s[:2]))
-
-    def null_run(stem):
-        env = {**os.environ, "COURSEKIT_CHECKS": "collect", claims.ENV_RESULTS: str(root / stem)}
-        _, output = run_in_process(stem, "-p", "null_run", "True", env=env)
-        return root / stem, output
-
-    with ThreadPoolExecutor(max_workers=NULL_JOBS) as pool:
-        return dict(zip(order, pool.map(null_run, order), strict=True))
+from course_runs import BACKGROUND, REGISTRY
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("stem", sorted(REGISTRY))
-def test_null_run_fails_every_measured_claim(stem, null_runs):
-    results, output = null_runs[stem]
+def test_null_run_fails_every_measured_claim(stem):
+    """`python -m coursekit run NN -p null_run True` in collect mode (in the background while
+    nbval ran: see course_runs.py)."""
+    results, (_, output) = BACKGROUND.result("null", stem)
     recorded = json.loads((results / f"{stem}.json").read_text())
     assert recorded["null_run"] is True and recorded["checks_mode"] == "collect"
     # the run got to its summary, which raises because claims failed; nothing stopped it sooner

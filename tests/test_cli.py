@@ -74,6 +74,18 @@ def test_run_summarises_passes_and_names_the_failing_cell(
 
 
 @pytest.mark.notebook
+def test_run_puts_the_executed_copy_where_out_says(tmp_path, results_dir, capsys, write_notebook):
+    nb = write_notebook(
+        tmp_path / "01_here.ipynb",
+        'profile = "auto"',
+        'import coursekit as ck\nrun = ck.setup(profile, notebook="01_here")',
+    )
+    assert cli.main(["run", "--profile", "smoke", "--out", str(tmp_path / "mine"), str(nb)]) == 0
+    assert (tmp_path / "mine" / "01_here.ipynb").is_file()
+    assert f"executed notebooks: {tmp_path / 'mine'}" in capsys.readouterr().out
+
+
+@pytest.mark.notebook
 def test_execute_restores_the_batch_flag(tmp_path, results_dir, monkeypatch, write_notebook):
     """A sweep run from a learner's notebook must not silence that notebook's own bars."""
     monkeypatch.delenv("COURSEKIT_BATCH", raising=False)

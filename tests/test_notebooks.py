@@ -2,41 +2,29 @@
 
 Each registered notebook runs with papermill under the test profile (smoke unless
 COURSEKIT_PROFILE says otherwise, e.g. `make test PROFILE=full`), and every claim it
-checks must hold. On a machine with CUDA the notebooks pick the GPU themselves.
+checks must hold; the same seed gives the same numbers as nbval's run of it. On a machine
+with CUDA the notebooks pick the GPU themselves. Where and when the runs happen (most of
+them beside nbval's pass): tests/course_runs.py.
 """
 
 import json
-import os
-import subprocess
-import sys
+import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import nbformat
 import pytest
+from course_runs import (
+    BACKGROUND,
+    MNIST_NOTEBOOKS,
+    NOTEBOOK_FILES,
+    PROFILE,
+    REGISTRY,
+    SHARED_MNIST_FULL,
+    has_timing_claims,
+)
 
 from coursekit import claims, runner
 
-# Every notebook in notebooks/, in teaching order. A new notebook must be added here.
-REGISTRY = {
-    "01_gradient_descent": dict(min_checks=49),
-    "02_stochastic_adaptive": dict(min_checks=59),
-    "03_large_batch": dict(min_checks=18),
-    "04_svi_coin_toss": dict(min_checks=9),
-    "05_vae": dict(min_checks=9),
-    "06_gan": dict(min_checks=13),
-    "07_gaussian_processes": dict(min_checks=22),
-    "08_probabilistic_programming": dict(min_checks=30),
-    "09_transfer_learning": dict(min_checks=15),
-    "10_horovod": dict(min_checks=30),
-}
-PROFILE = os.environ.get("COURSEKIT_PROFILE") or "smoke"
-# The real-data lane: the notebooks that use MNIST where it can be had run once more, on the
-# official split from the shared copy beside the repository (never copied into it).
-SHARED_MNIST_FULL = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-full"
-MNIST_NOTEBOOKS = ["05_vae"]
-NOTEBOOK_FILES = {p.stem: p for p in runner.course_notebooks()}
 # Course notebooks and the task notebooks they run (e.g. by a sweep) in notebooks/tasks/.
 ALL_NOTEBOOKS = {
     p.stem: p
@@ -45,9 +33,8 @@ ALL_NOTEBOOKS = {
 }
 
 
-# Seed-0 runs of this session that the determinism test compares: what
-# test_notebook_runs_and_its_claims_hold recorded, and before it, where `make test` had nbval
-# execute notebooks/ first, what nbval's run left in the same results file.
+# Seed-0 runs of this session that the determinism test compares: nbval's (where `make test`
+# had nbval execute notebooks/ first) and the claims run's.
 FIRST_RUNS: dict[str, list[dict]] = {}
 SESSION_START = time.time()  # this module is imported while pytest collects, before any run
 
@@ -64,7 +51,9 @@ def test_every_notebook_is_registered():
     assert NOTEBOOK_FILES, "no notebooks found"
     unregistered = sorted(set(NOTEBOOK_FILES) - set(REGISTRY))
     missing = sorted(set(REGISTRY) - set(NOTEBOOK_FILES))
-    assert not unregistered, f"add these notebooks to REGISTRY in {__file__}: {unregistered}"
+    assert not unregistered, (
+        f"add these notebooks to REGISTRY in tests/course_runs.py: {unregistered}"
+    )
     assert not missing, f"registered but not in notebooks/: {missing}"
 
 
@@ -96,70 +85,29 @@ def test_notebook_starts_the_course_way(stem):
         assert code[-1].source.strip().endswith("run.summary()"), f"{stem}: end with run.summary()"
 
 
-# The papermill runs of the notebooks whose claims hold no wall time go two at a time, each
-# in its own process (as the null runs do): their numbers are fixed by the seed, not by the
-# machine's load, which the determinism test checks against nbval's run made alone. Those
-# with timing claims (03, 07 and 10 today) run one by one after them, with nothing else
-# running. COURSEKIT_CLAIMS_JOBS=1 runs them all one by one.
-CLAIMS_JOBS = int(os.environ.get("COURSEKIT_CLAIMS_JOBS", "2"))
-
-
-def run_in_process(stem: str, *options: str, env: dict | None = None) -> tuple[int, str]:
-    """`python -m coursekit run NN --profile <the test profile> [options]` in a process of its
-    own, as a learner would type it: (exit status, everything it printed)."""
-    command = [sys.executable, "-m", "coursekit", "run", str(NOTEBOOK_FILES[stem])]
-    command += ["--profile", PROFILE, *options]
-    done = subprocess.run(
-        command, env=env, cwd=runner.REPO, capture_output=True, text=True, timeout=1200
-    )
-    return done.returncode, done.stdout + done.stderr
-
-
-def has_timing_claims(stem: str) -> bool:
-    nb = nbformat.read(NOTEBOOK_FILES[stem], as_version=4)
-    return any('kind="timing"' in c.source for c in nb.cells if c.cell_type == "code")
-
-
-@pytest.fixture(scope="module")
-def claims_runs(request):
-    """Each course notebook this session tests, run by `python -m coursekit run NN --profile
-    <the test profile>`: {stem: (nbval's earlier results or None, (exit status, output))}.
-
-    The executed copy and the results go where `python -m coursekit run` puts them (results:
-    $COURSEKIT_RESULTS, which `make test` points at build/test-results), so the site test can
-    build pages from them without executing the notebooks again."""
-    wanted = {  # the notebooks whose test was selected (pytest -k ...) and is not skipped
-        item.callspec.params["stem"]
-        for item in request.session.items  # nbval's cells too, which are not test functions
-        if getattr(item, "originalname", None) == "test_notebook_runs_and_its_claims_hold"
-        and not item.get_closest_marker("skip")
-    }
-    earlier = {stem: nbval_run(stem) for stem in wanted}  # before the runs overwrite them
-    timed = {stem for stem in wanted if has_timing_claims(stem)}
-    shared = sorted(wanted - timed)
-    with ThreadPoolExecutor(max_workers=CLAIMS_JOBS) as pool:
-        done = dict(zip(shared, pool.map(run_in_process, shared), strict=True))
-    done.update((stem, run_in_process(stem)) for stem in sorted(timed))
-    return {stem: (earlier[stem], done[stem]) for stem in wanted}
-
-
 def test_timing_claims_are_found():
-    """The split above reads the notebooks' sources: it must see the timing claims there."""
+    """course_runs tells the runs that must have the machine to themselves by reading the
+    notebooks' sources: it must see the timing claims there."""
     assert has_timing_claims("10_horovod") and not has_timing_claims("01_gradient_descent")
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("stem", sorted(REGISTRY))
-def test_notebook_runs_and_its_claims_hold(stem, claims_runs):
-    earlier, (status, output) = claims_runs[stem]
+def test_notebook_runs_and_its_claims_hold(stem):
+    """`python -m coursekit run NN --profile <the test profile>`, as a learner types it (in the
+    background while nbval ran, or here, alone, for a notebook with timing claims)."""
+    results, (status, output) = BACKGROUND.result("claims", stem)
     assert status == 0, f"{stem} failed in the {PROFILE} profile:\n{output[-4000:]}"
-    recorded = claims.load_results(stem)
+    recorded = json.loads((results / f"{stem}.json").read_text())
     assert recorded["profile"] == PROFILE and recorded["notebook"] == stem
     assert recorded["checks_total"] >= REGISTRY[stem]["min_checks"]
     assert recorded["checks_passed"] == recorded["checks_total"]
     assert recorded["wall_time_s"] > 0
     assert not recorded["null_run"] and recorded["seed"] == 0
-    FIRST_RUNS[stem] = [r for r in (earlier, recorded) if r is not None]
+    FIRST_RUNS[stem] = [r for r in (nbval_run(stem), recorded) if r is not None]
+    # The site test builds its page from this run's executed copy: its results go beside it.
+    claims.results_dir().mkdir(parents=True, exist_ok=True)
+    shutil.copy2(results / f"{stem}.json", claims.results_dir() / f"{stem}.json")
 
 
 def nbval_run(stem: str) -> dict | None:
@@ -214,21 +162,19 @@ def test_notebook_is_deterministic(stem, tmp_path, results_dir):
     not SHARED_MNIST_FULL.is_dir(), reason=f"no shared MNIST copy at {SHARED_MNIST_FULL}"
 )
 @pytest.mark.parametrize("stem", MNIST_NOTEBOOKS)
-def test_notebook_on_mnists_official_split(stem, tmp_path, monkeypatch):
+def test_notebook_on_mnists_official_split(stem):
     """The real-data lane: with COURSEKIT_DATA at all four MNIST files, the notebook trains on
     the official 60,000/10,000 split, says so, and its claims (MNIST's own bars) hold."""
-    monkeypatch.setenv("COURSEKIT_DATA", str(SHARED_MNIST_FULL))
-    monkeypatch.setenv(claims.ENV_RESULTS, str(tmp_path / "results"))
-    outcome = runner.execute(NOTEBOOK_FILES[stem], PROFILE, out_dir=tmp_path / "executed")
-    assert outcome.ok, f"{stem} failed on MNIST in the {PROFILE} profile: {outcome.error}"
-    recorded = claims.load_results(stem)
+    folder, (status, output) = BACKGROUND.result("mnist", stem)
+    assert status == 0, f"{stem} failed on MNIST in the {PROFILE} profile:\n{output[-4000:]}"
+    recorded = json.loads((folder / "results" / f"{stem}.json").read_text())
     assert recorded["data"]["key"] == "mnist-official"
     assert (recorded["data"]["train"], recorded["data"]["test"]) == (60_000, 10_000)
     assert recorded["checks_total"] >= REGISTRY[stem]["min_checks"]
     assert recorded["checks_passed"] == recorded["checks_total"]
     first_output = next(  # the first cell that prints: the setup cell, which loads the data
         "".join(o.get("text", "") for o in cell.outputs)
-        for cell in nbformat.read(outcome.output, as_version=4).cells
+        for cell in nbformat.read(folder / "executed" / f"{stem}.ipynb", as_version=4).cells
         if cell.cell_type == "code" and cell.get("outputs")
     )
     assert "data: MNIST, official split" in first_output

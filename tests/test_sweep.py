@@ -20,7 +20,16 @@ def test_grid_points_cover_the_product_in_order():
     }
 
 
-@pytest.mark.parametrize("grid", [{}, {"lr": []}, {"lr": 0.1}])
+def test_a_list_of_grids_is_their_union_in_order():
+    columns = [{"batch_size": [8], "lr": [0.1, 0.2]}, {"batch_size": [64], "lr": [0.4]}]
+    assert sweep.grid_points(columns) == [
+        {"batch_size": 8, "lr": 0.1},
+        {"batch_size": 8, "lr": 0.2},
+        {"batch_size": 64, "lr": 0.4},
+    ]
+
+
+@pytest.mark.parametrize("grid", [{}, {"lr": []}, {"lr": 0.1}, [], [{"lr": [0.1]}, {}], "lr"])
 def test_bad_grid_is_named(grid):
     with pytest.raises(ValueError, match="is not allowed"):
         sweep.grid_points(grid)
