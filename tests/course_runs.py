@@ -242,9 +242,6 @@ class Background:
             self._changed.notify_all()
         stop_all()
 
-    def planned(self, kind: str, stem: str) -> bool:
-        return (kind, stem) in self._jobs
-
     def result(self, kind: str, stem: str):
         """The run's (folder, (exit status, output)); run here and now if it was not planned."""
         job = self._jobs.get((kind, stem))
