@@ -50,9 +50,11 @@ REGISTRY = {
 PROFILE = os.environ.get("COURSEKIT_PROFILE") or "smoke"
 NOTEBOOK_FILES = {p.stem: p for p in runner.course_notebooks()}
 # The real-data lane: the notebooks that use MNIST where it can be had run once more, on the
-# official split from the shared copy beside the repository (never copied into it).
+# official split from the shared copy beside the repository (never copied into it), with the
+# checks each makes there (09's "frozen base holds back" claim is the digits' alone). 06 is out:
+# its smoke run on MNIST takes about two minutes, twice the smoke budget.
 SHARED_MNIST_FULL = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-full"
-MNIST_NOTEBOOKS = ["05_vae"]
+MNIST_NOTEBOOKS = {"05_vae": dict(min_checks=9), "09_transfer_learning": dict(min_checks=14)}
 # Each run's results (and the real-data lane's executed copy) go to a folder of its own.
 RUNS = runner.BUILD / "test-runs"
 # How many runs at once: one beside nbval (or beside the tests that need no run), and this many
