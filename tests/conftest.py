@@ -132,7 +132,7 @@ def pytest_collection_finish(session):
         for item in session.items
         if _is_nbval_cell(item) and item.path.stem in course_runs.REGISTRY
     }
-    jobs = course_runs.plan(selected, nbval_stems)
+    jobs = course_runs.plan(selected)
     if jobs:
         course_runs.BACKGROUND.start(jobs, nbval_stems, workers=course_runs.JOBS)
 

@@ -215,7 +215,6 @@ class Background:
         self._nbval_pending: set[str] = set()  # course notebooks nbval has still to finish
         self._waiting = 0  # tests waiting for a result: then two runs go at once
         self._stopped = False
-        self._workers: list[threading.Thread] = []
 
     def start(self, jobs: list[tuple[str, str]], nbval_stems: set[str], workers: int = 2):
         with self._changed:
@@ -225,9 +224,7 @@ class Background:
                 self._queue.append(job)
                 self._jobs[kind, stem] = job
         for i in range(workers):
-            worker = threading.Thread(target=self._work, args=(i,), daemon=True, name=f"runs-{i}")
-            worker.start()
-            self._workers.append(worker)
+            threading.Thread(target=self._work, args=(i,), daemon=True, name=f"runs-{i}").start()
 
     def nbval_finished(self, stem: str) -> None:
         with self._changed:
@@ -294,7 +291,7 @@ BACKGROUND = Background()
 NULL_ORDER = ["03", "10", "09", "06", "08", "02", "05", "04", "07", "01"]
 
 
-def plan(selected: dict[str, set[str]], nbval_stems: set[str]) -> list[tuple[str, str]]:
+def plan(selected: dict[str, set[str]]) -> list[tuple[str, str]]:
     """The background's runs, in the order they are tried: claims runs in teaching order (each
     once nbval has finished that notebook), the real-data lane, then the null runs."""
     jobs = [("claims", s) for s in sorted(selected.get("claims", ())) if not has_timing_claims(s)]

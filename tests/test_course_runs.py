@@ -85,7 +85,7 @@ def test_the_plan_leaves_timed_claims_runs_to_their_tests():
         "claims": {"01_gradient_descent", "10_horovod"},
         "null": {"01_gradient_descent", "10_horovod"},
     }
-    jobs = course_runs.plan(selected, nbval_stems=set())
+    jobs = course_runs.plan(selected)
     assert ("claims", "10_horovod") not in jobs  # it runs alone, when its test asks
     assert jobs == [
         ("claims", "01_gradient_descent"),
