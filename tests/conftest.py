@@ -1,5 +1,4 @@
 import shutil
-from functools import cache
 from pathlib import Path
 
 import course_runs
@@ -137,11 +136,6 @@ def pytest_collection_finish(session):
         course_runs.BACKGROUND.start(jobs, nbval_stems, workers=course_runs.JOBS)
 
 
-@cache
-def _timed(stem: str) -> bool:
-    return stem in course_runs.NOTEBOOK_FILES and course_runs.has_timing_claims(stem)
-
-
 class NbvalBeside:
     """Tells the background when nbval starts and ends each notebook. A plugin of its own,
     registered below: a conftest's test hooks see only the items under its folder, and
@@ -152,7 +146,11 @@ class NbvalBeside:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_setup(self, item):
-        if _is_nbval_cell(item) and _timed(item.path.stem) and item.path not in self.held:
+        if (
+            _is_nbval_cell(item)
+            and course_runs.has_timing_claims(item.path.stem)
+            and item.path not in self.held
+        ):
             course_runs.BACKGROUND.gate.hold_alone()  # before its kernel starts
             self.held.add(item.path)
         yield

@@ -28,6 +28,7 @@ import threading
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -110,7 +111,11 @@ def stop_all() -> None:
             stop_process(process)
 
 
+@cache
 def has_timing_claims(stem: str) -> bool:
+    """Whether a course notebook checks a wall time (a task notebook is not a course one)."""
+    if stem not in NOTEBOOK_FILES:
+        return False
     nb = nbformat.read(NOTEBOOK_FILES[stem], as_version=4)
     return any('kind="timing"' in c.source for c in nb.cells if c.cell_type == "code")
 
