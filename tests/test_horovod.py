@@ -19,9 +19,10 @@ import torch
 
 from coursekit import distributed
 from coursekit.distributed import launch, study
-from coursekit.distributed.train_worker import Comm, load_data, train, warmup_lr
+from coursekit.distributed.train_worker import Comm, as_tensors, load_data, train, warmup_lr
 
 REPO = Path(__file__).resolve().parents[1]
+SHARED_FULL = REPO.parent / "shared" / "data" / "mnist-full"
 BUILD_SCRIPT = REPO / "tools" / "build_horovod.sh"
 GPU_RANKS = torch.cuda.device_count() >= 2
 NP = torch.cuda.device_count() if GPU_RANKS else 2
@@ -271,6 +272,48 @@ def test_steps_per_epoch_cuts_every_epoch_short(data_file):
     assert result["steps_per_epoch"] == 3 and [h["step"] for h in result["history"]] == [3, 6]
     with pytest.raises(ValueError, match="max_steps_per_epoch=0 is not allowed"):
         train(Comm("none", "cpu"), epochs=1, data=str(data_file), max_steps_per_epoch=0)
+
+
+def _wide_data(n_train=192, n_test=64, features=784):
+    """Random 28x28-sized rows and labels: the width of MNIST, none of its cost."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n_train + n_test, features, generator=g)
+    y = torch.randint(0, 10, (n_train + n_test,), generator=g)
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+def test_the_worker_builds_its_model_for_the_width_of_the_data(tmp_path):
+    path = tmp_path / "wide.pt"
+    torch.save(_wide_data(), path)
+    result, net = train(Comm("none", "cpu", threads=1), epochs=1, batch_size=32, data=str(path))
+    assert net[1].in_features == 784 and result["steps_per_epoch"] == 6
+
+
+def test_the_study_measures_its_curve_on_the_first_eval_examples():
+    data = _wide_data()
+    kwargs = dict(batch_size=32, lr=0.05, epochs=2, eval_every=1)
+    on_16 = study.fit(data, eval_examples=16, **kwargs)
+    on_all = study.fit(data, **kwargs)
+    assert len(on_16.curve) == on_16.steps == 12
+    # an accuracy over 16 examples is a multiple of 1/16; over all 64, not always
+    assert all(abs(a * 16 - round(a * 16)) < 1e-9 for _, a in on_16.curve)
+    assert any(abs(a * 16 - round(a * 16)) > 1e-9 for _, a in on_all.curve)
+    # the same training either way, and the final accuracy is always the whole test set's
+    assert on_16.final_accuracy == on_all.final_accuracy
+    assert abs(on_16.final_accuracy * 64 - round(on_16.final_accuracy * 64)) < 1e-9
+    fewer = study.fit(data, batch_size=8, lr=0.05, epochs=1, evals_per_epoch=4)
+    assert [step for step, _ in fewer.curve] == [6, 12, 18, 24]
+
+
+@pytest.mark.skipif(not SHARED_FULL.is_dir(), reason=f"no shared copy of MNIST at {SHARED_FULL}")
+def test_mnist_is_saved_for_the_ranks_as_rows_of_784():
+    from coursekit.data import load_mnist
+
+    x_train, y_train, x_test, y_test = as_tensors(
+        load_mnist(root=SHARED_FULL, split="official", download=False)
+    )
+    assert x_train.shape == (60_000, 784) and x_test.shape == (10_000, 784)
+    assert len(y_train) == 60_000 and len(y_test) == 10_000 and x_train.dtype == torch.float32
 
 
 def test_warmup_goes_from_lr_to_size_times_lr():

@@ -37,16 +37,26 @@ def median_step_ms(result: dict, skip: int = 5) -> float:
 
 
 def single_process_step_ms(
-    data_path, batch_size: int, epochs: int, threads: int = 1, device: str = "cpu"
+    data_path,
+    batch_size: int,
+    epochs: int,
+    threads: int = 1,
+    device: str = "cpu",
+    max_steps_per_epoch: int | None = None,
 ) -> float:
     """The same training in this process (no launcher, no communication), on ``device``
     ("cpu", or "auto" for the GPU where there is one): where the ranks it is compared
-    with ran."""
+    with ran. ``max_steps_per_epoch`` cuts long epochs short (a median needs no more)."""
     from coursekit.distributed.train_worker import Comm, train
 
     comm = Comm("none", device, threads=threads, verbose=False)
     result, _ = train(
-        comm, epochs=epochs, batch_size=batch_size, data=str(data_path), time_steps=True
+        comm,
+        epochs=epochs,
+        batch_size=batch_size,
+        data=str(data_path),
+        time_steps=True,
+        max_steps_per_epoch=max_steps_per_epoch,
     )
     return median_step_ms(result)
 

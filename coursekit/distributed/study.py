@@ -62,23 +62,34 @@ def fit(
     weight_decay: float = 0.0,
     eval_every: int | None = None,
     max_steps: int | None = None,
+    eval_examples: int | None = None,
+    evals_per_epoch: int = 8,
 ) -> Fit:
     """Train the notebook's MLP with one global batch size in one process.
 
     ``data`` is (x_train, y_train, x_test, y_test). The learning rate warms up linearly
     from 0 to ``lr`` over ``warmup_epochs``, then stays. Test accuracy is measured every
-    ``eval_every`` steps (default: about 8 times an epoch, and at least every step for
-    large batches), which gives the steps needed to reach ``target``.
+    ``eval_every`` steps (default: ``evals_per_epoch`` times an epoch), which gives the steps needed to
+    reach ``target``; on the first ``eval_examples`` test examples if given (a cheaper
+    curve on a large test set), while the final accuracy is always the whole test set's.
     """
     x_train, y_train, x_test, y_test = data
+    x_curve, y_curve = (
+        (x_test, y_test)
+        if eval_examples is None
+        else (
+            x_test[:eval_examples],
+            y_test[:eval_examples],
+        )
+    )
     n = len(x_train)
     batch_size = min(batch_size, n)
     steps_per_epoch = n // batch_size
     total = epochs * steps_per_epoch if max_steps is None else max_steps
     warmup = round(warmup_epochs * steps_per_epoch)
-    eval_every = eval_every or max(1, steps_per_epoch // 8)
+    eval_every = eval_every or max(1, steps_per_epoch // evals_per_epoch)
     torch.manual_seed(seed)
-    model = make_model(hidden).to(x_train.dtype)
+    model = make_model(hidden, in_features=x_train[0].numel()).to(x_train.dtype)
     opt = make_optimizer(optimizer, model.parameters(), lr=lr, momentum=momentum)
     for group in opt.param_groups:
         group["weight_decay"] = weight_decay
@@ -107,7 +118,7 @@ def fit(
                 diverged = True
                 break
             if step % eval_every == 0 or step == total:
-                acc = _accuracy(model, x_test, y_test)
+                acc = _accuracy(model, x_curve, y_curve)
                 curve.append((step, acc))
                 if reached is None and acc >= target:
                     reached = step

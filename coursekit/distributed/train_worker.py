@@ -51,7 +51,8 @@ OPTIMIZERS = ("sgd", "lars", "lamb")
 
 
 def make_model(hidden: int = 256, in_features: int = 64, classes: int = 10) -> nn.Sequential:
-    """The notebook's model: an MLP on 8x8 digits, 64 -> hidden -> hidden -> 10."""
+    """The notebook's model: an MLP, in_features -> hidden -> hidden -> 10 (64 inputs for
+    the 8x8 digits, 784 for MNIST's 28x28 images)."""
     return nn.Sequential(
         nn.Flatten(),
         nn.Linear(in_features, hidden),
@@ -62,18 +63,22 @@ def make_model(hidden: int = 256, in_features: int = 64, classes: int = 10) -> n
     )
 
 
+def as_tensors(ds) -> tuple[torch.Tensor, ...]:
+    """A coursekit.data dataset as (x_train, y_train, x_test, y_test), each image one row."""
+    return ds.x_train.flatten(1), ds.y_train, ds.x_test.flatten(1), ds.y_test
+
+
 def load_data(n_train: int | None = None, dtype: torch.dtype = torch.float32, path=None):
     """scikit-learn's 8x8 digits (coursekit.data.load_digits, seed 0), as
-    (x_train, y_train, x_test, y_test), or the same four tensors saved in ``path`` (the
-    notebook saves them once, so that N processes do not each import scikit-learn).
+    (x_train, y_train, x_test, y_test), or the four tensors saved in ``path`` (the notebook
+    saves its data once, the digits or MNIST, so that N processes do not each load it).
     ``n_train`` keeps the first n training images."""
     if path is not None:
         x_train, y_train, x_test, y_test = torch.load(path)
     else:
         from coursekit.data import load_digits
 
-        d = load_digits()
-        x_train, y_train, x_test, y_test = d.x_train, d.y_train, d.x_test, d.y_test
+        x_train, y_train, x_test, y_test = as_tensors(load_digits())
     if n_train is not None:
         x_train, y_train = x_train[:n_train], y_train[:n_train]
     return x_train.to(dtype), y_train, x_test.to(dtype), y_test
@@ -147,7 +152,7 @@ def train(
     data: str | None = None,
     max_steps_per_epoch: int | None = None,
 ) -> tuple[dict, nn.Module]:
-    """Train the MLP on the digits with ``batch_size`` examples per rank and per backward
+    """Train the MLP on the data (the digits unless ``data`` names a saved file) with ``batch_size`` examples per rank and per backward
     pass, so each optimizer step sees ``size * batch_size * accumulate`` examples.
     ``max_steps_per_epoch`` cuts every epoch short (a notebook's null run takes one step
     per epoch: the whole recipe runs, with the learning taken out)."""
@@ -160,7 +165,7 @@ def train(
     # Each rank initialises its own model with its own seed: without step 3 they would
     # start from different weights and train different models.
     torch.manual_seed(seed + rank)
-    model = make_model(hidden).to(device=device, dtype=torch_dtype)
+    model = make_model(hidden, in_features=x_train.shape[1]).to(device=device, dtype=torch_dtype)
     before_broadcast = fingerprint(model)
 
     # --- 5. The learning rate: scaled by size (linear scaling rule), after a warm-up.
