@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from course_runs import SHARED_MNIST_FULL
 
 from coursekit import distributed
 from coursekit.distributed import launch, study
 from coursekit.distributed.train_worker import Comm, as_tensors, load_data, train, warmup_lr
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_FULL = REPO.parent / "shared" / "data" / "mnist-full"
 BUILD_SCRIPT = REPO / "tools" / "build_horovod.sh"
 GPU_RANKS = torch.cuda.device_count() >= 2
 NP = torch.cuda.device_count() if GPU_RANKS else 2
@@ -305,12 +305,14 @@ def test_the_study_measures_its_curve_on_the_first_eval_examples():
     assert [step for step, _ in fewer.curve] == [6, 12, 18, 24]
 
 
-@pytest.mark.skipif(not SHARED_FULL.is_dir(), reason=f"no shared copy of MNIST at {SHARED_FULL}")
+@pytest.mark.skipif(
+    not SHARED_MNIST_FULL.is_dir(), reason=f"no shared copy of MNIST at {SHARED_MNIST_FULL}"
+)
 def test_mnist_is_saved_for_the_ranks_as_rows_of_784():
     from coursekit.data import load_mnist
 
     x_train, y_train, x_test, y_test = as_tensors(
-        load_mnist(root=SHARED_FULL, split="official", download=False)
+        load_mnist(root=SHARED_MNIST_FULL, split="official", download=False)
     )
     assert x_train.shape == (60_000, 784) and x_test.shape == (10_000, 784)
     assert len(y_train) == 60_000 and len(y_test) == 10_000 and x_train.dtype == torch.float32

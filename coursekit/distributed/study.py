@@ -69,19 +69,13 @@ def fit(
 
     ``data`` is (x_train, y_train, x_test, y_test). The learning rate warms up linearly
     from 0 to ``lr`` over ``warmup_epochs``, then stays. Test accuracy is measured every
-    ``eval_every`` steps (default: ``evals_per_epoch`` times an epoch), which gives the steps needed to
-    reach ``target``; on the first ``eval_examples`` test examples if given (a cheaper
-    curve on a large test set), while the final accuracy is always the whole test set's.
+    ``eval_every`` steps (default: ``evals_per_epoch`` times an epoch), which gives the
+    steps needed to reach ``target``; on the first ``eval_examples`` test examples if given
+    (a cheaper curve on a large test set), while the final accuracy is always the whole
+    test set's.
     """
     x_train, y_train, x_test, y_test = data
-    x_curve, y_curve = (
-        (x_test, y_test)
-        if eval_examples is None
-        else (
-            x_test[:eval_examples],
-            y_test[:eval_examples],
-        )
-    )
+    x_curve, y_curve = x_test[:eval_examples], y_test[:eval_examples]  # [:None]: all of them
     n = len(x_train)
     batch_size = min(batch_size, n)
     steps_per_epoch = n // batch_size

@@ -152,8 +152,9 @@ def train(
     data: str | None = None,
     max_steps_per_epoch: int | None = None,
 ) -> tuple[dict, nn.Module]:
-    """Train the MLP on the data (the digits unless ``data`` names a saved file) with ``batch_size`` examples per rank and per backward
-    pass, so each optimizer step sees ``size * batch_size * accumulate`` examples.
+    """Train the MLP on the data (the digits unless ``data`` names a saved file) with
+    ``batch_size`` examples per rank and per backward pass, so each optimizer step sees
+    ``size * batch_size * accumulate`` examples.
     ``max_steps_per_epoch`` cuts every epoch short (a notebook's null run takes one step
     per epoch: the whole recipe runs, with the learning taken out)."""
     rank, size, device = comm.rank, comm.size, comm.device
