@@ -387,6 +387,18 @@ def test_no_network_falls_back_to_digits_with_one_line(monkeypatch, tmp_path, ca
         data.load_mnist(cache_dir=tmp_path)
 
 
+@needs_shared_mnist
+def test_official_split_with_only_the_test_files_says_so(monkeypatch, tmp_path, capsys):
+    # The shared t10k-only folder: the test files verify, the train files are nowhere.
+    monkeypatch.setenv(data.ENV_DATA, str(SHARED_MNIST))
+    with pytest.raises(data.TrainSplitUnavailableError, match="test files are in .*train-images"):
+        data.load_mnist(split="official", download=False, cache_dir=tmp_path)
+    ds = data.load("mnist_or_digits", split="official", download=False, cache_dir=tmp_path)
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [data.TEST_ONLY_MESSAGE] and err == ""
+    assert ds.name == "digits"
+
+
 def test_download_false_and_nothing_local_is_unavailable(tmp_path):
     with pytest.raises(data.DatasetUnavailableError, match="download=False"):
         data.load_mnist(download=False, cache_dir=tmp_path)

@@ -32,21 +32,28 @@ from coursekit.data.mnist import (
     ENV_DATA,
     OFFICIAL_COUNTS,
     DatasetUnavailableError,
+    TrainSplitUnavailableError,
     load_mnist,
     mnist_manifest,
 )
 
 __all__ = [
-    "DATASETS", "ENV_DATA", "FALLBACK_MESSAGE", "OFFICIAL_COUNTS", "ChecksumError",
-    "CorruptFileError", "DataFileError", "DatasetUnavailableError", "Digits",
-    "IDXFormatError", "TruncatedFileError", "as_loader", "load", "load_digits",
-    "load_mnist", "mnist_manifest", "read_idx",
+    "DATASETS", "ENV_DATA", "FALLBACK_MESSAGE", "OFFICIAL_COUNTS", "TEST_ONLY_MESSAGE",
+    "ChecksumError", "CorruptFileError", "DataFileError", "DatasetUnavailableError", "Digits",
+    "IDXFormatError", "TrainSplitUnavailableError", "TruncatedFileError", "as_loader", "load",
+    "load_digits", "load_mnist", "mnist_manifest", "read_idx",
 ]  # fmt: skip
 
 DATASETS = ("digits", "mnist", "mnist_or_digits")
 FALLBACK_MESSAGE = (
     "coursekit: MNIST not available (no network and no local copy; set COURSEKIT_DATA "
     "to a folder with the IDX files) -- using scikit-learn's 8x8 digits instead"
+)
+# When the official split was asked for and only MNIST's test files were found.
+TEST_ONLY_MESSAGE = (
+    "coursekit: only MNIST's test files were found, and this notebook needs the official "
+    "split (the train files too; set COURSEKIT_DATA to a folder with all four) -- using "
+    "scikit-learn's 8x8 digits instead"
 )
 
 
@@ -63,8 +70,9 @@ def load(name: str, **kwargs) -> Digits:
     if name == "mnist_or_digits":
         try:
             return load_mnist(**kwargs)
-        except DatasetUnavailableError:
-            print(FALLBACK_MESSAGE)
+        except DatasetUnavailableError as exc:
+            only_test = isinstance(exc, TrainSplitUnavailableError)
+            print(TEST_ONLY_MESSAGE if only_test else FALLBACK_MESSAGE)
             shared = {k: v for k, v in kwargs.items() if k in ("test_fraction", "seed")}
             return load_digits(**shared)
     raise ValueError(f"name={name!r} is not a known dataset; allowed names: {', '.join(DATASETS)}")

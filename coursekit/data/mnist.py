@@ -50,6 +50,10 @@ class DatasetUnavailableError(FileNotFoundError):
     """The files are neither on disk nor downloadable (no network, download=False)."""
 
 
+class TrainSplitUnavailableError(DatasetUnavailableError):
+    """The official split was asked for; the test files are at hand, the train files are not."""
+
+
 def mnist_manifest() -> dict:
     """The "mnist" part of data/manifest.json: mirrors and each file's checksums."""
     if not _MANIFEST.is_file():
@@ -219,7 +223,10 @@ def load_mnist(
             (train_images, train_labels), train_dir = obtain("train")
         except DatasetUnavailableError as exc:
             if split == "official":
-                raise
+                raise TrainSplitUnavailableError(
+                    f"MNIST's official split needs the train files: the test files are in "
+                    f"{shown(test_dir)}, but {exc}"
+                ) from exc
             why_not_train = f"the train files are not available: {exc}"
         else:
             x_train, y_train = _tensors(train_images, train_labels, 255.0)
