@@ -61,6 +61,24 @@ class Outcome:
     output: Path | None = None
 
 
+def _ipc_kernel_manager():
+    """A kernel manager whose kernels talk to it over local sockets (ZeroMQ's IPC), not TCP.
+
+    Every kernel here runs on the machine that starts it, so nothing needs a TCP port; over
+    TCP without encryption, ipykernel warns at every start ("Kernel is running over TCP
+    without encryption"), and a sweep's kernels, started from inside a notebook, would print
+    that warning into the notebook's outputs.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"  # sockets beside the kernel's connection file
+
+    return IPCKernelManager
+
+
 def _failure(err: Exception, executed: Path) -> str:
     """Where and why a notebook failed, in one line a learner can find the cell from."""
     import nbformat
@@ -142,6 +160,7 @@ def execute(
                 kernel_name="python3",
                 progress_bar=False,
                 execution_timeout=timeout,
+                kernel_manager_class=_ipc_kernel_manager(),
             )
         except Exception as err:  # any failure is reported in the summary, not as a traceback
             error = _failure(err, output)

@@ -92,3 +92,30 @@ def test_execute_restores_the_batch_flag(tmp_path, results_dir, monkeypatch, wri
     nb = write_notebook(tmp_path / "flag.ipynb", 'profile = "auto"', "import os")
     runner.execute(nb, "smoke", out_dir=tmp_path / "out")
     assert "COURSEKIT_BATCH" not in os.environ
+
+
+@pytest.mark.notebook
+def test_kernels_started_from_a_notebook_print_nothing_into_it(
+    tmp_path, results_dir, capfd, write_notebook
+):
+    """A sweep runs kernels from inside a notebook; ipykernel's warning about unencrypted TCP
+    (printed at each kernel's start) must not land in that notebook's outputs, nor on the
+    terminal: the kernels talk over local IPC sockets."""
+    import nbformat
+
+    inner = write_notebook(tmp_path / "inner.ipynb", 'profile = "auto"', "x = 1")
+    outer = write_notebook(
+        tmp_path / "outer.ipynb",
+        'profile = "auto"',
+        "from pathlib import Path\nfrom coursekit import runner\n"
+        f"runner.execute(Path({str(inner)!r}), 'smoke', out_dir=Path({str(tmp_path / 'in')!r}))",
+    )
+    outcome = runner.execute(outer, "smoke", out_dir=tmp_path / "out")
+    executed = nbformat.read(outcome.output, as_version=4)
+    printed = "".join(
+        o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs
+    )
+    terminal = capfd.readouterr()
+    assert (tmp_path / "in" / "inner.ipynb").is_file()
+    for text in (printed, terminal.out, terminal.err):
+        assert "IPKernelApp" not in text and "over TCP" not in text
