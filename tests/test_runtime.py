@@ -333,10 +333,19 @@ def test_progress_in_batch_prints_only_its_final_line(monkeypatch, capsys):
     bar.close()
     captured = capsys.readouterr()
     lines = [line for line in captured.out.splitlines() if line.strip()]
-    assert (
-        len(lines) == 1 and "train" in lines[0] and "50/50" in lines[0] and "loss=0.5" in lines[0]
-    )
+    assert len(lines) == 1 and lines[0].startswith("train: 50 of 50 in ") and "loss=0.5" in lines[0]
+    assert "|" not in lines[0] and "#" not in lines[0]  # a sentence, not a bar's drawing
     assert captured.err == ""
+
+
+def test_progress_line_says_when_a_loop_stopped_early_and_how_fast():
+    assert (
+        bars.final_line("fit", 7, 10, 3.5, "") == "fit: stopped after 7 of 10 in 3.5 s (2 a second)"
+    )
+    assert bars.final_line(None, 120, 120, 75.0, "acc=0.9") == (
+        "120 of 120 in 1 min 15 s (1.6 a second; acc=0.9)"
+    )
+    assert bars.final_line("search", 0, None, 0.0, "") == "search: 0 in 0.0 s"
 
 
 def test_progress_is_live_tqdm_outside_batch(monkeypatch):
