@@ -23,7 +23,7 @@ from course_runs import (
     has_timing_claims,
 )
 
-from coursekit import claims, runner
+from coursekit import claims, outputs, runner
 
 # Course notebooks and the task notebooks they run (e.g. by a sweep) in notebooks/tasks/.
 ALL_NOTEBOOKS = {
@@ -108,6 +108,9 @@ def test_notebook_runs_and_its_claims_hold(stem):
     # The site test builds its page from this run's executed copy: its results go beside it.
     claims.results_dir().mkdir(parents=True, exist_ok=True)
     shutil.copy2(results / f"{stem}.json", claims.results_dir() / f"{stem}.json")
+    # What the site publishes shows the lesson only: no warnings, logs or absolute paths.
+    executed = nbformat.read(runner.BUILD / "notebooks" / PROFILE / f"{stem}.ipynb", as_version=4)
+    assert not outputs.noise(executed), outputs.report(executed, stem)
 
 
 def nbval_run(stem: str) -> dict | None:
@@ -172,12 +175,14 @@ def test_notebook_on_mnists_official_split(stem):
     assert (recorded["data"]["train"], recorded["data"]["test"]) == (60_000, 10_000)
     assert recorded["checks_total"] >= MNIST_NOTEBOOKS[stem]["min_checks"]
     assert recorded["checks_passed"] == recorded["checks_total"]
+    executed = nbformat.read(folder / "executed" / f"{stem}.ipynb", as_version=4)
     first_output = next(  # the first cell that prints: the setup cell, which loads the data
         "".join(o.get("text", "") for o in cell.outputs)
-        for cell in nbformat.read(folder / "executed" / f"{stem}.ipynb", as_version=4).cells
+        for cell in executed.cells
         if cell.cell_type == "code" and cell.get("outputs")
     )
     assert "data: MNIST, official split" in first_output
+    assert not outputs.noise(executed), outputs.report(executed, f"{stem} on MNIST")
 
 
 @pytest.mark.notebook
