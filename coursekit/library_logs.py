@@ -1,0 +1,62 @@
+"""Libraries' own chatter, turned into what a reader of the notebook needs.
+
+PyMC logs every sampling run to stderr: the step methods it chose, "Sequential sampling
+(2 chains in 1 job)", the time it took, and its convergence warnings. On a saved page
+those lines are machine noise; the time and the warnings are worth a sentence. So the
+notebook samples inside :func:`pymc_sampling`, which holds PyMC's records back and then
+prints, on stdout, the line that says what was sampled and how long it took, and each
+warning as "PyMC warns: ...". Nothing is filtered by level: every warning is still said.
+
+ArviZ warns at import about a refactor of its next major version (a ``FutureWarning``
+from ``arviz/__init__.py``): it concerns the course's pinned versions, not a learner's
+code. :func:`quiet_arviz_import_notice` ignores that one message, and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from contextlib import contextmanager
+
+ARVIZ_NOTICE = r"\s*ArviZ is undergoing a major refactor"
+
+
+def quiet_arviz_import_notice() -> None:
+    """Ignore ArviZ's notice of its coming refactor (one message; its other warnings stay)."""
+    warnings.filterwarnings("ignore", message=ARVIZ_NOTICE, category=FutureWarning)
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def pymc_sampling(what: str = "PyMC"):
+    """Sample inside this block: PyMC's log lines are held back, then said in short.
+
+    Prints ``<what>: Sampling 4 chains for 500 tune and 1_000 draw iterations ... took 3
+    seconds.`` and a line for every warning PyMC logged (R-hat, effective sample size,
+    divergences). Yields the list of PyMC's records.
+    """
+    logger = logging.getLogger("pymc")
+    collect = _Collect()
+    saved = logger.handlers[:], logger.propagate, logger.level
+    logger.handlers, logger.propagate = [collect], False
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield collect.records
+    finally:
+        logger.handlers, logger.propagate, _ = saved
+        logger.setLevel(saved[2])
+        for record in collect.records:
+            message = record.getMessage().strip()
+            if record.levelno >= logging.WARNING:
+                print(f"PyMC warns: {message}")
+            elif message.startswith("Sampling ") and " took " in message:
+                print(f"{what}: {message}")
