@@ -55,8 +55,12 @@ def _short(line: str, limit: int = 160) -> str:
 
 
 def noise(nb) -> list[Noise]:
-    """Every piece of machine noise in an executed notebook's outputs, cell by cell."""
+    """Every piece of machine noise in an executed notebook's outputs, cell by cell (and in
+    the paths papermill records in its metadata, as cell -1)."""
     found = []
+    for key, value in nb.metadata.get("papermill", {}).items():
+        if key.endswith("_path") and isinstance(value, str) and _ABSOLUTE.search(value):
+            found.append(Noise(-1, "absolute path", f"metadata.papermill.{key}: {value}"))
     for index, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
             continue

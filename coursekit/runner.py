@@ -79,6 +79,21 @@ def _ipc_kernel_manager():
     return IPCKernelManager
 
 
+def _relative_paths(executed: Path) -> None:
+    """papermill records the paths it read and wrote, as given (absolute here), in the
+    executed copy's metadata, which the site publishes: keep them relative to the repository."""
+    import nbformat
+
+    if not executed.is_file():
+        return
+    nb = nbformat.read(executed, as_version=4)
+    recorded = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if recorded.get(key):
+            recorded[key] = claims.shown_path(Path(recorded[key]))
+    nbformat.write(nb, executed)
+
+
 def _failure(err: Exception, executed: Path) -> str:
     """Where and why a notebook failed, in one line a learner can find the cell from."""
     import nbformat
@@ -165,6 +180,7 @@ def execute(
         except Exception as err:  # any failure is reported in the summary, not as a traceback
             error = _failure(err, output)
         wall = time.perf_counter() - start
+        _relative_paths(output)
         recorded = claims.load_results(notebook.stem) or {}
     if not error and not recorded:
         error = f"the notebook wrote no results file ({results_file}); does it call ck.setup?"

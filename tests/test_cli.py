@@ -117,5 +117,6 @@ def test_kernels_started_from_a_notebook_print_nothing_into_it(
     )
     terminal = capfd.readouterr()
     assert (tmp_path / "in" / "inner.ipynb").is_file()
+    assert not executed.metadata.papermill["input_path"].startswith("/")  # relative, or a name
     for text in (printed, terminal.out, terminal.err):
         assert "IPKernelApp" not in text and "over TCP" not in text

@@ -62,3 +62,11 @@ def test_the_scan_reads_a_saved_notebook(tmp_path):
     path = tmp_path / "n.ipynb"
     nbformat.write(notebook([stream("WARNING | over TCP\n", "stderr")]), path)
     assert [n.kind for n in outputs.noise(nbformat.read(path, as_version=4))] == ["stderr"]
+
+
+def test_absolute_paths_in_papermills_metadata_are_found():
+    nb = notebook([])
+    nb.metadata["papermill"] = {"input_path": "/home/me/course/notebooks/01.ipynb"}
+    assert [(n.cell, n.kind) for n in outputs.noise(nb)] == [(-1, "absolute path")]
+    nb.metadata["papermill"] = {"input_path": "notebooks/01.ipynb", "output_path": "build/x.ipynb"}
+    assert outputs.noise(nb) == []
