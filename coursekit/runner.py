@@ -69,12 +69,19 @@ def _ipc_kernel_manager():
     without encryption"), and a sweep's kernels, started from inside a notebook, would print
     that warning into the notebook's outputs.
     """
+    import tempfile
+    import uuid
+
     from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
-            self.transport = "ipc"  # sockets beside the kernel's connection file
+            self.transport = "ipc"
+            # The sockets' path prefix ("<ip>-<port>"): one of its own for every kernel. The
+            # default, "kernel-ipc" in the working folder, would be shared by kernels that a
+            # sweep starts at once, and their messages would cross.
+            self.ip = str(Path(tempfile.gettempdir()) / f"coursekit-{uuid.uuid4().hex[:16]}")
 
     return IPCKernelManager
 

@@ -120,3 +120,12 @@ def test_kernels_started_from_a_notebook_print_nothing_into_it(
     assert not executed.metadata.papermill["input_path"].startswith("/")  # relative, or a name
     for text in (printed, terminal.out, terminal.err):
         assert "IPKernelApp" not in text and "over TCP" not in text
+
+
+def test_kernels_started_at_once_get_sockets_of_their_own():
+    """A sweep starts several kernels at once: over IPC, each needs its own socket paths, or
+    their messages cross ("Invalid Signature")."""
+    manager = runner._ipc_kernel_manager()
+    first, second = manager(), manager()
+    assert first.transport == second.transport == "ipc"
+    assert first.ip != second.ip and len(first.ip) < 90  # a Unix socket path's limit is 107
