@@ -3,9 +3,9 @@
 PyMC logs every sampling run to stderr: the step methods it chose, "Sequential sampling
 (2 chains in 1 job)", the time it took, and its convergence warnings. On a saved page
 those lines are machine noise; the time and the warnings are worth a sentence. So the
-notebook samples inside :func:`pymc_sampling`, which holds PyMC's records back and then
-prints, on stdout, the line that says what was sampled and how long it took, and each
-warning as "PyMC warns: ...". Nothing is filtered by level: every warning is still said.
+notebook samples (or fits ADVI) inside :func:`pymc_logs`, which holds PyMC's records back
+and then prints, on stdout, the line that says what was sampled and how long it took (or
+ADVI's final loss), and each warning as "PyMC warns: ...". Every warning is still said.
 
 ArviZ warns at import about a refactor of its next major version (a ``FutureWarning``
 from ``arviz/__init__.py``): it concerns the course's pinned versions, not a learner's
@@ -36,12 +36,13 @@ class _Collect(logging.Handler):
 
 
 @contextmanager
-def pymc_sampling(what: str = "PyMC"):
-    """Sample inside this block: PyMC's log lines are held back, then said in short.
+def pymc_logs(what: str = "PyMC"):
+    """Sample or fit inside this block: PyMC's log lines are held back, then said in short.
 
     Prints ``<what>: Sampling 4 chains for 500 tune and 1_000 draw iterations ... took 3
-    seconds.`` and a line for every warning PyMC logged (R-hat, effective sample size,
-    divergences). Yields the list of PyMC's records.
+    seconds.`` (or ADVI's ``<what>: Finished [100%]: Average Loss = 7.28``) and a line for
+    every warning PyMC logged (R-hat, effective sample size, divergences). Yields the list
+    of PyMC's records.
     """
     logger = logging.getLogger("pymc")
     collect = _Collect()
@@ -58,5 +59,7 @@ def pymc_sampling(what: str = "PyMC"):
             message = record.getMessage().strip()
             if record.levelno >= logging.WARNING:
                 print(f"PyMC warns: {message}")
-            elif message.startswith("Sampling ") and " took " in message:
+            elif (message.startswith("Sampling ") and " took " in message) or message.startswith(
+                "Finished"
+            ):
                 print(f"{what}: {message}")
