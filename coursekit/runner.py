@@ -62,7 +62,8 @@ class Outcome:
 
 
 def _ipc_kernel_manager():
-    """A kernel manager whose kernels talk to it over local sockets (ZeroMQ's IPC), not TCP.
+    """A kernel manager whose kernels talk to it over local sockets (ZeroMQ's IPC), not TCP,
+    and are shut down without an interrupt.
 
     Every kernel here runs on the machine that starts it, so nothing needs a TCP port; over
     TCP without encryption, ipykernel warns at every start ("Kernel is running over TCP
@@ -82,6 +83,16 @@ def _ipc_kernel_manager():
             # default, "kernel-ipc" in the working folder, would be shared by kernels that a
             # sweep starts at once, and their messages would cross.
             self.ip = str(Path(tempfile.gettempdir()) / f"coursekit-{uuid.uuid4().hex[:16]}")
+
+        async def _async_interrupt_kernel(self):
+            # jupyter_client interrupts (SIGINT) every kernel it shuts down. papermill shuts a
+            # kernel down once it is idle, so the signal only ever lands in the middle of a
+            # message the kernel is handling, which then logs "KeyboardInterrupt caught in
+            # kernel" into the notebook that started it. An interrupt asked for while the
+            # kernel runs (a cell's timeout) still goes through.
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
 
     return IPCKernelManager
 

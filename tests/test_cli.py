@@ -129,3 +129,15 @@ def test_kernels_started_at_once_get_sockets_of_their_own():
     first, second = manager(), manager()
     assert first.transport == second.transport == "ipc"
     assert first.ip != second.ip and len(first.ip) < 90  # a Unix socket path's limit is 107
+
+
+def test_a_kernel_being_shut_down_is_not_interrupted():
+    """jupyter_client sends SIGINT before every shutdown; ours does not (the kernel is idle, and
+    the signal made it log "KeyboardInterrupt caught in kernel" into the notebook)."""
+    import asyncio
+
+    manager = runner._ipc_kernel_manager()()
+    with pytest.raises(RuntimeError, match="No kernel is running"):
+        asyncio.run(manager._async_interrupt_kernel())  # asked for: it goes through
+    manager.shutting_down = True
+    assert asyncio.run(manager._async_interrupt_kernel()) is None  # while shutting down: not
