@@ -125,8 +125,7 @@ def test_progress_callback_prints_one_final_line_in_batch_mode(data, monkeypatch
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=3, verbose=0, callbacks=[kx.progress_callback(3, desc="fit")])
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("fit") and "3/3" in lines[0]
-    assert "loss=" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("fit: 3 of 3 in ") and "loss=" in lines[0]
 
 
 # --- the network monitor -------------------------------------------------------------
