@@ -52,8 +52,9 @@ gpu-check: $(STAMP) horovod
 site: $(STAMP)
 	$(BIN)/python -m coursekit site $(if $(PROFILE),--profile $(PROFILE))
 
+# JupyterLab on notebooks/, opened at the first lesson; its kernel ("python3") is the .venv's own.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/01_gradient_descent.ipynb
 
 clean:
 	rm -rf build
