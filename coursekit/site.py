@@ -283,8 +283,22 @@ def describe(notebook: Path) -> tuple[str, str]:
     summary = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", summary)  # images
     summary = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", summary)  # links: they were relative
     summary = re.sub(r"\[\^[^\]]*\]", "", summary)  # footnote references
-    summary = " ".join(summary.split())
-    return title, re.sub(r":$", ".", summary)
+    return title, whole_sentences(" ".join(summary.split()))
+
+
+def whole_sentences(text: str) -> str:
+    """The first paragraph as a summary that ends at a sentence's end. It often leads into a
+    list: a last sentence that is a whole clause ("This notebook measures ... and why:") ends
+    with a full stop instead of the colon; a stub ("This notebook:", "Two landmark results:")
+    or a sentence cut off by the list ("A VAE is") is left out."""
+    end = r"[.!?][)\]\"'*_]*"
+    if re.search(end + "$", text):
+        return text
+    ends = [m.end() for m in re.finditer(end + r"(?=\s)", text)]
+    last = text[ends[-1] :] if ends else text
+    if text.endswith(":") and len(last.split()) >= 5:
+        return text[:-1] + "."
+    return text[: ends[-1]] if ends else text
 
 
 def contents_page(notebooks: list[Path], pages: list[Path], profile: str) -> str:

@@ -433,3 +433,19 @@ def test_a_published_number_is_set_only_beside_a_run_on_the_same_data(tmp_path):
         "\\", ""
     )
     assert "- **data** the digits images" in other.replace("\\", "")
+
+
+def test_summaries_end_at_a_sentence_end():
+    assert site.whole_sentences("Notebook 01 used the exact gradient. This notebook:") == (
+        "Notebook 01 used the exact gradient."
+    )
+    assert site.whole_sentences("It learns the model. A **VAE** (VAE; 2014) is") == (
+        "It learns the model."
+    )
+    assert site.whole_sentences("One. This notebook builds the methods, and says why:") == (
+        "One. This notebook builds the methods, and says why."
+    )
+    assert site.whole_sentences("Ends (here).") == "Ends (here)."
+    for notebook in runner.course_notebooks():
+        _, summary = site.describe(notebook)
+        assert summary[-1] in ".!?", f"{notebook.stem}'s summary ends {summary[-40:]!r}"
