@@ -46,15 +46,14 @@ def pymc_logs(what: str = "PyMC"):
     """
     logger = logging.getLogger("pymc")
     collect = _Collect()
-    saved = logger.handlers[:], logger.propagate, logger.level
+    handlers, propagate, level = logger.handlers[:], logger.propagate, logger.level
     logger.handlers, logger.propagate = [collect], False
-    if logger.level == logging.NOTSET or logger.level > logging.INFO:
-        logger.setLevel(logging.INFO)
+    logger.setLevel(logging.INFO)  # PyMC's own level; say it, in case another was set
     try:
         yield collect.records
     finally:
-        logger.handlers, logger.propagate, _ = saved
-        logger.setLevel(saved[2])
+        logger.handlers, logger.propagate = handlers, propagate
+        logger.setLevel(level)
         for record in collect.records:
             message = record.getMessage().strip()
             if record.levelno >= logging.WARNING:
