@@ -10,6 +10,7 @@ in ``build/results/<notebook>.json``, which the summary table reads back.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import time
@@ -61,6 +62,7 @@ class Outcome:
     output: Path | None = None
 
 
+@functools.cache  # one class (jupyter_client is imported only when a notebook is run)
 def _ipc_kernel_manager():
     """A kernel manager whose kernels talk to it over local sockets (ZeroMQ's IPC), not TCP,
     and are shut down without an interrupt.
