@@ -119,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     site.add_argument(
         "--repo-url",
-        default=os.environ.get("COURSEKIT_REPO_URL", ""),
-        help="the course's repository, for Binder/Colab launch buttons ($COURSEKIT_REPO_URL)",
+        default=os.environ.get("COURSEKIT_REPO_URL"),
+        help="the course's repository, for Binder/Colab launch buttons "
+        "(default: $COURSEKIT_REPO_URL, else the git remote origin)",
     )
     site.add_argument("--branch", default="main", help="the repository branch launch buttons use")
     return parser

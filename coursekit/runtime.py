@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from coursekit import claims as _claims
+from coursekit import figures
 from coursekit.claims import PROFILES, Claim, ClaimError
 
 ENV_PROFILE = "COURSEKIT_PROFILE"
@@ -308,6 +309,7 @@ def setup(
     )
     seed_everything(seed)
     quiet_libraries()
+    figures.use_course_style()
     env = environment(chosen)
     header = {
         "notebook": notebook,

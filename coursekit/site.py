@@ -14,6 +14,8 @@ math renders without a network.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import shutil
@@ -25,9 +27,9 @@ from pathlib import Path
 
 import nbformat
 
-from coursekit import claims
+from coursekit import claims, figures
 from coursekit.claims import PROFILES
-from coursekit.references import REFERENCES, Reference, data_key, references_for
+from coursekit.results_page import escape, read_results, results_page
 from coursekit.runner import BUILD, NOTEBOOKS, REPO, course_notebooks
 
 DOCS = REPO / "docs"
@@ -109,17 +111,6 @@ def vendor_mathjax() -> Path:
 # --- generated pages --------------------------------------------------------------------
 
 
-def _escape(text: object) -> str:
-    """Plain text for a Markdown table cell: every ASCII punctuation mark escaped."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", str(text)).replace("\n", " ")
-
-
-def _number(x: object, unit: str = "") -> str:
-    if isinstance(x, bool) or not isinstance(x, int | float):
-        return _escape(x)
-    return _escape(f"{x:.4g} {unit}".strip())
-
-
 def describe(notebook: Path) -> tuple[str, str]:
     """A notebook's title (its first heading) and first paragraph, as Markdown."""
     nb = nbformat.read(notebook, as_version=4)
@@ -159,167 +150,67 @@ def contents_page(notebooks: list[Path], pages: list[Path], profile: str) -> str
     lines = []
     for nb in notebooks:
         title, summary = describe(nb)
-        line = f"- [**{_escape(title)}**](notebooks/{nb.name}): {summary}"
+        line = f"- [**{escape(title)}**](notebooks/{nb.name}): {summary}"
         if nb.name not in on_site:
             line += f" *(shown without outputs: no executed copy in the {profile} profile yet)*"
         lines.append(line)
     return "\n".join(lines) + "\n"
 
 
-def _bar(check: dict) -> str:
-    unit = check.get("unit") or ""
-    if check.get("form") == "close":
-        return f"{_number(check.get('expected'))} ± {_number(check.get('tolerance'), unit)}"
-    relation = "≥" if check.get("form") == "at_least" else "≤"
-    return f"{relation} {_number(check.get('bar'), unit)}"
+# --- what a page shows ------------------------------------------------------------------
+
+# Cells that are not the lesson: folded on the page ("Show code cell source"), not deleted.
+HIDDEN_TAGS = ("parameters", "injected-parameters")
 
 
-def _ref_link(ref: Reference) -> str:
-    return f"[{_escape(ref.source)}]({ref.url})"
-
-
-def read_results(notebooks: list[Path], folder: Path) -> dict[str, dict | None]:
-    """Each notebook's results file in ``folder``, or None where it has none."""
-    recorded = {}
-    for nb in notebooks:
-        path = folder / f"{nb.stem}.json"
-        recorded[nb.stem] = json.loads(path.read_text()) if path.is_file() else None
-    return recorded
-
-
-def results_page(notebooks: list[Path], recorded: dict[str, dict | None], folder: Path) -> str:
-    """The results page, as MyST Markdown, from the results read from ``folder``."""
-    shown = folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder
-    out = [
-        "# Results",
-        "",
-        "What each notebook measured and checked in its last recorded run, read from "
-        f"`{shown}/`. Every check states a bar: an expected value with a tolerance, or "
-        "a bound. The tolerance depends on the run profile: `smoke` runs take few steps and "
-        "check loosely, `full` runs check strictly. Where a published number exists for the "
-        "same experiment, it is shown next to the check or below the notebook's table.",
-        "",
-        "| notebook | profile | data | device | wall time | checks passed |",
-        "|---|---|---|---|---|---|",
-    ]
-    for nb in notebooks:
-        data = recorded[nb.stem]
-        if data is None:
-            out.append(f"| {_escape(nb.stem)} | | | | | no results recorded |")
+def fold_boilerplate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Tag the parameters cells and the ``ck.setup`` cell ``hide-input`` (their outputs stay)."""
+    setup_seen = False
+    for cell in nb.cells:
+        if cell.cell_type != "code":
             continue
-        passed, total = data.get("checks_passed", 0), data.get("checks_total", 0)
-        status = "all passed" if passed == total and total else "**FAILED**"
-        out.append(
-            f"| [{_escape(nb.stem)}](#{_anchor(nb.stem)}) | {_escape(data.get('profile', '?'))} "
-            f"| {_escape(data_key(data) if data.get('data') else 'its own')} "
-            f"| {_escape(data.get('device_name') or data.get('device', '?'))} "
-            f"| {_number(data.get('wall_time_s', '?'), 's')} | {passed} / {total}, {status} |"
+        tags = cell.metadata.setdefault("tags", [])
+        is_setup = not setup_seen and "ck.setup(" in cell.source
+        setup_seen = setup_seen or is_setup
+        if (is_setup or any(t in tags for t in HIDDEN_TAGS)) and "hide-input" not in tags:
+            tags.append("hide-input")
+    return nb
+
+
+def figure_texts(nb: nbformat.NotebookNode) -> dict[str, dict]:
+    """Each figure output's description (``coursekit.figures.describe``) by the sha256 of
+    its PNG bytes: the name myst-nb gives the image file on the page."""
+    found = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            info = output.get("metadata", {}).get("image/png", {}).get("coursekit")
+            if png and info:
+                found[hashlib.sha256(base64.b64decode(png)).hexdigest()] = info
+    return found
+
+
+def web_url(remote: str) -> str:
+    """The https address of a git remote (``git@host:owner/name.git``, ``https://...``);
+    "" for a local path or ``file://`` clone, which Binder and Colab cannot open."""
+    ssh = re.fullmatch(r"(?:ssh://)?[\w.-]+@([\w.-]+)[:/](.+?)(?:\.git)?/?", remote)
+    https = re.fullmatch(r"https?://(?:[^@/]+@)?([\w.:-]+)/(.+?)(?:\.git)?/?", remote)
+    found = ssh or https
+    return f"https://{found[1]}/{found[2]}" if found else ""
+
+
+def repo_url_from_git(repo: Path = REPO) -> str:
+    """The web address of ``repo``'s ``origin`` remote; "" when it has none."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(repo), "remote", "get-url", "origin"],
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
-    for nb in notebooks:
-        data = recorded[nb.stem]
-        title, _ = describe(nb)
-        refs = references_for(nb.stem)
-        out += ["", f"({_anchor(nb.stem)})=", f"## {_escape(title)}", ""]
-        links = f"The notebook: [{_escape(nb.stem)}](notebooks/{nb.name})"
-        if data is not None:  # a plain link: the file is copied into the site, not a page
-            links += f"; its results file: [{nb.stem}.json](results/{nb.stem}.json){{.external}}"
-        out += [links + ".", ""]
-        if data is None:
-            out += [
-                f"No results recorded in `{shown}/` for this notebook: run "
-                f"`python -m coursekit run {nb.stem[:2]}`.",
-                "",
-            ]
-        else:
-            out += _notebook_results(data, refs)
-        same = [r for r in refs if r.applies_to(data)]
-        unmatched = [r for r in same if not (data and r.check in _check_names(data))]
-        if unmatched:
-            out += ["", "Published numbers for the same experiment:", ""]
-            out += [
-                f"- {_escape(r.quantity)}: {_escape(r.value)} ({_ref_link(r)})" for r in unmatched
-            ]
-        other = [r for r in refs if r not in same]
-        if other and data is not None:
-            out += [
-                "",
-                f"Published on other data ({_escape(', '.join(sorted({r.dataset for r in other})))}"
-                f"; this run used {_escape(data_key(data))}), so not set beside it:",
-                "",
-            ]
-            out += [f"- {_escape(r.quantity)}: {_escape(r.value)} ({_ref_link(r)})" for r in other]
-    out += [
-        "",
-        "## Published references",
-        "",
-        "The published numbers the course compares with, keyed by topic in "
-        "`coursekit/site.py` (`REFERENCES`).",
-        "",
-        "| topic | what | data | published | source | notebooks |",
-        "|---|---|---|---|---|---|",
-    ]
-    for key, refs in REFERENCES.items():
-        users = [nb.stem for nb in notebooks if any(r in references_for(nb.stem) for r in refs)]
-        for ref in refs:
-            out.append(
-                f"| {_escape(key)} | {_escape(ref.quantity)} | {_escape(ref.dataset or 'its own')} "
-                f"| {_escape(ref.value)} "
-                f"| {_ref_link(ref)} | {_escape(', '.join(users) or 'none yet')} |"
-            )
-    return "\n".join(out) + "\n"
-
-
-def _anchor(stem: str) -> str:
-    return "results-" + stem.replace("_", "-")
-
-
-def _check_names(data: dict) -> set[str]:
-    return {c.get("name") for c in data.get("checks", [])}
-
-
-def _notebook_results(data: dict, refs: list[Reference]) -> list[str]:
-    versions = ", ".join(f"{k} {v}" for k, v in (data.get("versions") or {}).items())
-    out = [
-        f"- **profile** {_escape(data.get('profile', '?'))}, **seed** "
-        f"{_escape(data.get('seed', '?'))}, **device** "
-        f"{_escape(data.get('device_name') or data.get('device', '?'))}",
-        f"- **wall time** {_number(data.get('wall_time_s', '?'), 's')}, run at "
-        f"{_escape(data.get('started_at', '?'))}",
-    ]
-    if data.get("data"):
-        out.append(f"- **data** {_escape(data['data'].get('source', data_key(data)))}")
-    if versions:
-        out.append(f"- **versions** {_escape(versions)}")
-    timings = data.get("timings_s") or {}
-    if timings:
-        out.append(
-            "- **timings** "
-            + ", ".join(f"{_escape(k)} {_number(v, 's')}" for k, v in timings.items())
-        )
-    metrics = data.get("metrics") or {}
-    if metrics:
-        out.append(
-            "- **other recorded numbers** "
-            + ", ".join(f"{_escape(k)} {_number(v)}" for k, v in metrics.items())
-        )
-    by_check = {r.check: r for r in refs if r.check and r.applies_to(data)}
-    out += [
-        "",
-        "| check | kind | measured | bar | result | published |",
-        "|---|---|---|---|---|---|",
-    ]
-    for check in data.get("checks", []):
-        ref = by_check.get(check.get("name"))
-        published = f"{_escape(ref.value)} ({_ref_link(ref)})" if ref else ""
-        result = "pass" if check.get("passed") else "**FAIL**"
-        out.append(
-            f"| {_escape(check.get('name'))} | {_escape(check.get('kind', 'measured'))} "
-            f"| {_number(check.get('value'), check.get('unit') or '')} "
-            f"| {_bar(check)} | {result} | {published} |"
-        )
-    if not data.get("checks"):
-        out.append("| (no checks recorded) | | | | | |")
-    return out
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return web_url(done.stdout.strip()) if done.returncode == 0 else ""
 
 
 # --- the build ------------------------------------------------------------------------
@@ -350,6 +241,7 @@ def stage(profile: str, notebooks: list[Path], repo_url: str, branch: str) -> li
     (STAGE / "_generated").mkdir()
     copies = {p.name: p for p in pages}
     course = {nb.name for nb in notebooks}
+    described: dict[str, dict] = {}
     for source in sorted(NOTEBOOKS.rglob("*.ipynb")):
         if ".ipynb_checkpoints" in source.parts:
             continue
@@ -359,12 +251,13 @@ def stage(profile: str, notebooks: list[Path], repo_url: str, branch: str) -> li
         download.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, download)
         if source.name in copies and source.parent == NOTEBOOKS:
-            shutil.copy2(copies[source.name], STAGE / "notebooks" / relative)
-            continue
-        nb = nbformat.read(source, as_version=4)
+            nb = nbformat.read(copies[source.name], as_version=4)
+            described.update(figure_texts(nb))
+        else:
+            nb = nbformat.read(source, as_version=4)
         if not (source.name in course and source.parent == NOTEBOOKS):
             nb.metadata["orphan"] = True  # a page reached by links, not in the navigation
-        nbformat.write(nb, STAGE / "notebooks" / relative)
+        nbformat.write(fold_boilerplate(nb), STAGE / "notebooks" / relative)
     (STAGE / "_generated" / "contents.md").write_text(contents_page(notebooks, pages, profile))
     # the results as read for this build, also published as results/<notebook>.json
     recorded = read_results(notebooks, claims.results_dir())
@@ -372,7 +265,14 @@ def stage(profile: str, notebooks: list[Path], repo_url: str, branch: str) -> li
     for stem, data in recorded.items():
         if data is not None:
             (STAGE / "_extra" / "results" / f"{stem}.json").write_text(json.dumps(data, indent=2))
-    (STAGE / "results.md").write_text(results_page(notebooks, recorded, claims.results_dir()))
+    (STAGE / "results.md").write_text(
+        results_page(
+            notebooks,
+            recorded,
+            claims.results_dir(),
+            {nb.stem: describe(nb)[0] for nb in notebooks},
+        )
+    )
     info = {
         "profile": profile,
         "built_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -380,18 +280,32 @@ def stage(profile: str, notebooks: list[Path], repo_url: str, branch: str) -> li
         "branch": branch,
         "static_vendor": str(vendor_mathjax()),
         "executed": [f"notebooks/{p.stem}" for p in pages],
+        "figures": described,
+        "min_text_px": figures.MIN_TEXT_PX,
     }
     (STAGE / "_site.json").write_text(json.dumps(info, indent=2) + "\n")
     return pages
 
 
 def build(
-    profile: str | None = None, repo_url: str = "", branch: str = "main", out: Path = SITE
+    profile: str | None = None, repo_url: str | None = None, branch: str = "main", out: Path = SITE
 ) -> Path:
-    """Build the site and return its index.html. Raises on any Sphinx warning."""
+    """Build the site and return its index.html. Raises on any Sphinx warning.
+
+    ``repo_url`` is the repository the launch and source buttons point to; None takes it
+    from the git remote ``origin``, and "" (or no web remote) leaves the buttons out."""
     start = time.perf_counter()
     notebooks = course_notebooks()
     profile = choose_profile(profile, notebooks)
+    if repo_url is None:
+        repo_url = repo_url_from_git()
+        print(
+            f"site: Binder, Colab and source buttons for {repo_url} (the git remote origin)"
+            if repo_url
+            else "site: no launch buttons: set COURSEKIT_REPO_URL (or a git remote origin "
+            "with a web address) to add them",
+            flush=True,
+        )
     pages = stage(profile, notebooks, repo_url, branch)
     missing = sorted({nb.stem for nb in notebooks} - {p.stem for p in pages})
     print(

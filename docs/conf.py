@@ -39,6 +39,8 @@ html_title = project
 html_favicon = "_static/favicon.svg"
 html_static_path = ["_static", SITE["static_vendor"]]
 html_css_files = ["course.css"]
+# Click a figure to see it at full size; click again (or press Escape) to put it back.
+html_js_files = ["course.js"]
 # Each notebook as stored (no outputs) sits next to its page as notebooks/NN_topic.ipynb;
 # _sources/ keeps the executed copy the page was rendered from.
 html_extra_path = ["_extra"]
@@ -69,3 +71,22 @@ html_theme_options = {
         f"<strong>{SITE['profile']}</strong> profile (build/notebooks/{SITE['profile']}/).</p>"
     ),
 }
+
+
+def _describe_figures(app, doctree):
+    """Give each figure the alt text its notebook output carries (coursekit.figures).
+
+    myst-nb names an output image by the sha256 of its bytes; coursekit.site collected each
+    figure's description under that name into _site.json."""
+    from docutils import nodes
+
+    for image in doctree.findall(nodes.image):
+        info = SITE["figures"].get(Path(image["uri"]).stem)
+        if info:
+            image["alt"] = info["alt"]
+            image["classes"].append("ck-figure")
+
+
+def setup(app):
+    app.connect("doctree-read", _describe_figures)
+    return {"parallel_read_safe": True}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from coursekit import claims, runner, site
+from coursekit import claims, figures, references, results_page, runner, site
 
 PROFILE = os.environ.get("COURSEKIT_PROFILE") or "smoke"
 NOTEBOOKS = runner.course_notebooks()
@@ -31,6 +31,7 @@ TASK_PAGES = [
 ]
 PAGES = ["index", *NAV_PAGES, *TASK_PAGES]
 SHOTS = runner.BUILD / "site-screenshots"
+STAND_IN_REPO = "https://github.com/coursekit-example/course"
 WAIT_S = 30
 
 # What the console may log. Errors and warnings fail a page (SEVERE is what Chromium
@@ -57,7 +58,10 @@ def built_site():
         if not executed.is_file() or not (results / f"{nb.stem}.json").is_file():
             outcome = runner.execute(nb, PROFILE)
             assert outcome.output.is_file(), f"{nb.stem} left no executed copy: {outcome.error}"
-    index = site.build(PROFILE, repo_url=os.environ.get("COURSEKIT_REPO_URL", ""))
+    # The launch buttons need a web address: $COURSEKIT_REPO_URL, the git remote, or (a clone
+    # of a local folder, as in CI) a stand-in, so that the buttons are tested everywhere.
+    repo_url = os.environ.get("COURSEKIT_REPO_URL") or site.repo_url_from_git() or STAND_IN_REPO
+    index = site.build(PROFILE, repo_url=repo_url)
     assert index.is_file()
     return index.parent
 
@@ -209,14 +213,60 @@ def test_notebook_page_has_outputs_downloads_and_launch(notebook, browser, serve
         has_outputs = any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
         assert has_outputs == with_outputs, f"{href}: outputs {has_outputs}, want {with_outputs}"
 
-    if os.environ.get("COURSEKIT_REPO_URL"):
-        launch = browser.execute_script(
-            "return [...document.querySelectorAll('.article-header-buttons a')].map(a => a.href)"
+    launch = browser.execute_script(
+        "return [...document.querySelectorAll('.article-header-buttons a')].map(a => a.href)"
+    )
+    repo = json.loads((site.STAGE / "_site.json").read_text())["repo_url"]
+    for host in ("mybinder.org", "colab.research.google.com", repo):
+        assert any(host in h and f"notebooks/{notebook.name}" in h for h in launch), (
+            f"{page}: no {host} launch or source link in {launch}"
         )
-        for host in ("mybinder.org", "colab.research.google.com"):
-            assert any(host in h and f"notebooks/{notebook.name}" in h for h in launch), (
-                f"{page}: no {host} launch link in {launch}"
+
+    # what is not the lesson is folded, not gone: the parameters and the setup cell
+    folded = browser.execute_script(
+        "return [...document.querySelectorAll('.cell.tag_hide-input')]"
+        ".map(c => [c.querySelector('details')?.open, c.textContent])"
+    )
+    assert any("ck.setup(" in text for _, text in folded), f"{page}: setup cell not folded"
+    assert all(is_open is False for is_open, _ in folded), f"{page}: a folded cell shows"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.stem)
+def test_figures_are_legible_at_the_width_shown(notebook, browser, server):
+    """Every figure on a notebook page, at a 1280 px desktop window: rendered at >= 150 dpi,
+    its smallest text (recorded by coursekit.figures when it was drawn) at least 8 px high
+    at the width the page shows it, an alt text that says what it shows, and a click that
+    shows it at full size."""
+    page = f"notebooks/{notebook.stem}"
+    open_page(browser, server + page + ".html")
+    info = json.loads((site.STAGE / "_site.json").read_text())
+    shown = browser.execute_script(
+        "return [...document.querySelectorAll('.cell_output img')]"
+        ".map(i => [i.src.split('/').pop().split('.')[0], i.naturalWidth, i.clientWidth, i.alt])"
+    )
+    small = []
+    for name, natural, width, alt in shown:
+        described = info["figures"].get(name)
+        assert described, f"{page}: an output image ({name}) that coursekit.figures did not see"
+        assert described["dpi"] >= 150, f"{page}: a figure at {described['dpi']} dpi"
+        assert alt == described["alt"] and not alt.endswith(".png"), f"{page}: alt {alt!r}"
+        if described["min_font_pt"] is None:
+            continue
+        px = figures.text_px(described["min_font_pt"], described["dpi"], natural, width)
+        if px < info["min_text_px"]:
+            small.append(
+                f"{alt[:70]!r}: {described['min_font_pt']:g} pt text is {px:.1f} px high, "
+                f"the image {natural} px shown at {width} px"
             )
+    assert not small, f"{page}: figures whose text is too small to read:\n" + "\n".join(small)
+    if shown:
+        first = browser.find_element("css selector", ".cell_output img.ck-figure")
+        before = first.size["width"]
+        browser.execute_script("arguments[0].click()", first)
+        assert "ck-zoomed" in first.get_attribute("class")
+        assert first.size["width"] >= before
+        browser.execute_script("arguments[0].click()", first)
+        assert "ck-zoomed" not in first.get_attribute("class")
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.stem)
@@ -322,7 +372,7 @@ def test_results_page_shows_every_check(browser, server, built_site):
             assert cells[0] == check["name"] and cells[1] == check["kind"]
             assert cells[4] == ("pass" if check["passed"] else "FAIL")
         assert recorded["profile"] in section.text and recorded["device"] in section.text
-        for ref in site.references_for(nb.stem):
+        for ref in references.references_for(nb.stem):
             assert ref.value in section.text, f"{nb.stem}: reference {ref.source} not shown"
 
 
@@ -361,7 +411,9 @@ def test_results_page_escapes_and_states_each_bar(tmp_path):
         ],
     }
     (tmp_path / f"{nb.stem}.json").write_text(json.dumps(data))
-    text = site.results_page([nb], site.read_results([nb], tmp_path), tmp_path)
+    text = results_page.results_page(
+        [nb], results_page.read_results([nb], tmp_path), tmp_path, {nb.stem: "A title"}
+    )
     assert r"KL\(q \|\| p\)" in text
     assert r"≤ 0\.05" in text and r"≥ 100" in text and r"0\.53 ± 0\.1" in text
     assert "**FAIL**" in text and "no results recorded" not in text
@@ -393,16 +445,16 @@ def test_default_profile_is_the_most_complete_then_the_newest(tmp_path, monkeypa
 
 
 def test_references_follow_the_notebook_topic():
-    assert site.references_for("04_svi_coin_toss")[0].check == "SVI posterior mean"
-    assert site.references_for("05_vae_mnist") == site.REFERENCES["vae"]
-    assert site.references_for("09_horovod") == site.REFERENCES["horovod"]
-    assert site.references_for("03_lamb") == site.REFERENCES["large_batch"]
-    assert site.references_for("03_gaussian_processes") == []
+    assert references.references_for("04_svi_coin_toss")[0].check == "SVI posterior mean"
+    assert references.references_for("05_vae_mnist") == references.REFERENCES["vae"]
+    assert references.references_for("09_horovod") == references.REFERENCES["horovod"]
+    assert references.references_for("03_lamb") == references.REFERENCES["large_batch"]
+    assert references.references_for("03_gaussian_processes") == []
 
 
 def test_a_published_number_is_set_only_beside_a_run_on_the_same_data(tmp_path):
     vae = next(nb for nb in NOTEBOOKS if nb.stem == "05_vae")
-    ref = site.REFERENCES["vae"][0]
+    ref = references.REFERENCES["vae"][0]
     assert ref.dataset == "mnist-official" and ref.check
 
     def page(key):
@@ -416,19 +468,23 @@ def test_a_published_number_is_set_only_beside_a_run_on_the_same_data(tmp_path):
                             expected=-104.5, tolerance=1.0)],
         }  # fmt: skip
         (tmp_path / "05_vae.json").write_text(json.dumps(run))
-        return site.results_page([vae], site.read_results([vae], tmp_path), tmp_path)
+        return results_page.results_page(
+            [vae], results_page.read_results([vae], tmp_path), tmp_path, {vae.stem: "The VAE"}
+        )
 
     same, other = page("mnist-official"), page("digits")
     row = next(
-        line for line in same.splitlines() if line.startswith(f"| {site._escape(ref.check)}")
+        line for line in same.splitlines() if line.startswith(f"| {results_page.escape(ref.check)}")
     )
-    assert site._escape(ref.value) in row  # beside the check: same experiment, same data
+    assert results_page.escape(ref.value) in row  # beside the check: same experiment, same data
     summary_row = next(line for line in same.splitlines() if line.startswith("| [05"))
-    assert f"| {site._escape('mnist-official')} |" in summary_row  # the data column
+    assert f"| {results_page.escape('mnist-official')} |" in summary_row  # the data column
     row = next(
-        line for line in other.splitlines() if line.startswith(f"| {site._escape(ref.check)}")
+        line
+        for line in other.splitlines()
+        if line.startswith(f"| {results_page.escape(ref.check)}")
     )
-    assert site._escape(ref.value) not in row  # a run on the 8x8 digits gets no MNIST number
+    assert results_page.escape(ref.value) not in row  # a run on the 8x8 digits gets no MNIST number
     assert "Published on other data (mnist-official; this run used digits)" in other.replace(
         "\\", ""
     )
@@ -449,3 +505,47 @@ def test_summaries_end_at_a_sentence_end():
     for notebook in runner.course_notebooks():
         _, summary = site.describe(notebook)
         assert summary[-1] in ".!?", f"{notebook.stem}'s summary ends {summary[-40:]!r}"
+
+
+def test_a_git_remote_gives_the_web_address_of_the_repository():
+    for remote in (
+        "git@github.com:owner/course.git",
+        "https://github.com/owner/course.git",
+        "https://user:token@github.com/owner/course",
+        "ssh://git@github.com/owner/course.git",
+    ):
+        assert site.web_url(remote) == "https://github.com/owner/course", remote
+    for local in ("/work/main", "file:///work/main", "../course", ""):
+        assert site.web_url(local) == "", local
+
+
+def test_boilerplate_is_folded_and_figures_are_named_by_their_bytes():
+    import base64
+    import hashlib
+
+    import nbformat
+
+    png = base64.b64encode(b"not really a png").decode()
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# Title"),
+            nbformat.v4.new_code_cell('profile = "auto"', metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell("import coursekit as ck\nrun = ck.setup(profile)"),
+            nbformat.v4.new_code_cell(
+                "plot()",
+                outputs=[
+                    nbformat.v4.new_output(
+                        "display_data",
+                        data={"image/png": png},
+                        metadata={"image/png": {"coursekit": {"alt": "A figure."}}},
+                    )
+                ],
+            ),
+            nbformat.v4.new_code_cell("run = ck.setup(profile)  # a second one is the lesson's"),
+        ]
+    )
+    site.fold_boilerplate(nb)
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    assert ["hide-input" in t for t in tags] == [False, True, True, False, False]
+    name = hashlib.sha256(b"not really a png").hexdigest()
+    assert site.figure_texts(nb) == {name: {"alt": "A figure."}}
