@@ -120,7 +120,7 @@ def contour_trajectories(
     if title:
         ax.set_title(title)
     if paths:
-        ax.legend(loc="best", fontsize="small")
+        ax.legend(loc="best", fontsize=9)
     return ax
 
 

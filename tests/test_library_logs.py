@@ -26,6 +26,20 @@ def test_pymc_logs_says_what_was_sampled_and_every_warning_on_stdout(capsys):
     assert (logger.handlers, logger.propagate, logger.level) == before
 
 
+def test_numpy_warnings_inside_pymc_are_said_others_pass_through(capsys):
+    hmc = "/venv/lib/python3.11/site-packages/pymc/step_methods/hmc/quadpotential.py"
+    with pytest.warns(UserWarning, match="the learner's own"):
+        with library_logs.pymc_logs("NUTS"):
+            warnings.warn_explicit("overflow encountered in dot", RuntimeWarning, hmc, 316)
+            warnings.warn_explicit("overflow encountered in dot", RuntimeWarning, hmc, 316)
+            warnings.warn("the learner's own", UserWarning, stacklevel=1)
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "NUTS: NumPy warned inside PyMC: overflow encountered in dot" + library_logs.HMC_OVERFLOW
+    ]
+    assert "site-packages" not in out + err
+
+
 def test_pymc_logs_restores_the_logger_when_sampling_fails():
     logger = logging.getLogger("pymc")
     before = logger.handlers[:], logger.propagate, logger.level
