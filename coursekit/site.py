@@ -257,6 +257,7 @@ def stage(profile: str, notebooks: list[Path], repo_url: str, branch: str) -> li
             nb = nbformat.read(source, as_version=4)
         if not (source.name in course and source.parent == NOTEBOOKS):
             nb.metadata["orphan"] = True  # a page reached by links, not in the navigation
+            nb.metadata["nosearch"] = True  # nor among search results: it is not a lesson
         nbformat.write(fold_boilerplate(nb), STAGE / "notebooks" / relative)
     (STAGE / "_generated" / "contents.md").write_text(contents_page(notebooks, pages, profile))
     # the results as read for this build, also published as results/<notebook>.json

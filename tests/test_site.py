@@ -31,6 +31,8 @@ TASK_PAGES = [
 ]
 PAGES = ["index", *NAV_PAGES, *TASK_PAGES]
 SHOTS = runner.BUILD / "site-screenshots"
+PHONE_WIDTH = 390
+PHONE_PAGES = ["index", f"notebooks/{NOTEBOOKS[0].stem}", "results"]
 STAND_IN_REPO = "https://github.com/coursekit-example/course"
 WAIT_S = 30
 
@@ -125,10 +127,11 @@ def console_errors(driver):
     ]
 
 
-def screenshot(driver, name):
+def screenshot(driver, name, width=1280):
     """The whole page (up to 8000 px tall) as build/site-screenshots/<name>.png."""
+    driver.set_window_size(width, 900)
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(max(height, 900), 8000))
+    driver.set_window_size(width, min(max(height, 900), 8000))
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name.replace('/', '__')}.png"
     driver.save_screenshot(str(path))
@@ -187,6 +190,19 @@ def test_page_renders_offline_without_errors(page, browser, server):
     footer = browser.find_element("css selector", ".extra_footer").text
     assert f"{PROFILE} profile" in footer
     screenshot(browser, page)
+    if page in PHONE_PAGES:
+        # A 390 px phone: the page itself does not scroll sideways; wide code, tables and
+        # display math scroll inside their own boxes.
+        browser.set_window_size(PHONE_WIDTH, 844)
+        wait(
+            browser,
+            lambda d: d.execute_script("return window.innerWidth") == PHONE_WIDTH,
+            "the window did not become phone-sized",
+        )
+        wide = browser.execute_script("return document.documentElement.scrollWidth")
+        browser.set_window_size(1280, 900)
+        assert wide <= PHONE_WIDTH, f"{page} on a {PHONE_WIDTH} px phone is {wide} px wide"
+        screenshot(browser, f"{page}-phone", width=PHONE_WIDTH)
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.stem)
@@ -387,6 +403,11 @@ def test_site_builds_with_warnings_as_errors(built_site):
         assert (built_site / "notebooks" / nb.name).is_file(), f"no download for {nb.stem}"
     assert (built_site / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
     assert (built_site / "search.html").is_file() and (built_site / "searchindex.js").is_file()
+    # a task notebook (run by a lesson) is a page, but not a search result of its own
+    index = (built_site / "searchindex.js").read_text()
+    docnames = json.loads(re.search(r'"docnames":(\[[^\]]*\])', index)[1])
+    assert f"notebooks/{NOTEBOOKS[0].stem}" in docnames
+    assert not set(TASK_PAGES) & set(docnames), f"task notebooks in the search index: {TASK_PAGES}"
 
 
 def test_results_page_escapes_and_states_each_bar(tmp_path):
