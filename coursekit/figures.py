@@ -88,7 +88,7 @@ def alt_text(fig) -> str:
     if parts:
         shown = "; ".join(dict.fromkeys(parts))  # each distinct panel once
         text += ": " + shown
-    return text + "."
+    return " ".join(text.split()) + "."  # a title of two lines is one line here
 
 
 def describe(fig) -> dict:

@@ -61,10 +61,14 @@ html_theme_options = {
     "show_navbar_depth": 1,
     "use_download_button": False,  # the page's "Run this notebook" box links both downloads
     "use_fullscreen_button": False,
+    # One search box per page: the sidebar's field on a wide screen, the header's button on
+    # a narrow one (the theme would add a second field above the page on a wide screen).
+    "navbar_persistent": [],
     "repository_url": SITE["repo_url"],
     "repository_branch": SITE["branch"],
     "path_to_docs": "",  # pages are notebooks/NN_topic, as in the repository
     "use_repository_button": bool(SITE["repo_url"]),
+    "use_source_button": bool(SITE["repo_url"]),  # the notebook as stored, in the repository
     "launch_buttons": _launch,
     "extra_footer": (
         f"<p>Built {SITE['built_at']} from the executed notebooks of the "

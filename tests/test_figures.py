@@ -15,7 +15,7 @@ def fig():
     figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
     figure.suptitle("Two optimisers")
     left.plot([0, 1], [1, 0], label="GD")
-    left.set(title="Loss", xlabel="step", ylabel="loss")
+    left.set(title="Loss\n(train)", xlabel="step", ylabel="loss")
     left.legend(fontsize=7)
     right.imshow([[0, 1], [1, 0]])
     right.set_axis_off()
@@ -25,7 +25,10 @@ def fig():
 
 def test_alt_text_says_what_the_figure_shows(fig):
     text = figures.alt_text(fig)
-    assert text == 'A figure of 2 panels, "Two optimisers": Loss (loss against step); an image.'
+    assert (
+        text
+        == 'A figure of 2 panels, "Two optimisers": Loss (train) (loss against step); an image.'
+    )
 
 
 def test_smallest_font_is_the_smallest_visible_text(fig):

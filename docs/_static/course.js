@@ -10,3 +10,16 @@ document.addEventListener("keydown", (event) => {
     document.querySelectorAll("img.ck-zoomed").forEach((f) => f.classList.remove("ck-zoomed"));
   }
 });
+
+// Search results: the snippet under each result is lesson text, not the "Run this notebook"
+// box or the header's buttons above every page. Sphinx's search takes a snippet from the
+// page's main element; these parts are taken out of what it reads first.
+document.addEventListener("DOMContentLoaded", () => {
+  if (typeof Search === "undefined" || !Search.htmlToText) return;
+  const htmlToText = Search.htmlToText;
+  Search.htmlToText = (htmlString, anchor) => {
+    const page = new DOMParser().parseFromString(htmlString, "text/html");
+    page.querySelectorAll(".ck-run-note, .bd-header-article").forEach((e) => e.remove());
+    return htmlToText(page.documentElement.outerHTML, anchor);
+  };
+});
