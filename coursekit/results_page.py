@@ -122,14 +122,16 @@ def results_page(
         "| topic | what | data | published | source | notebooks |",
         "|---|---|---|---|---|---|",
     ]
-    for key, refs in REFERENCES.items():
-        users = [nb.stem for nb in notebooks if any(r in references_for(nb.stem) for r in refs)]
-        for ref in refs:
-            out.append(
-                f"| {escape(key)} | {escape(ref.quantity)} | {escape(ref.dataset or 'its own')} "
-                f"| {escape(ref.value)} "
-                f"| {_ref_link(ref)} | {escape(', '.join(users) or 'none yet')} |"
-            )
+    # each reference once (one may belong to two topics), with the notebooks it is set beside
+    unique = list(dict.fromkeys(ref for refs in REFERENCES.values() for ref in refs))
+    for ref in unique:
+        topics = [key for key, refs in REFERENCES.items() if ref in refs]
+        users = [nb.stem for nb in notebooks if ref in references_for(nb.stem)]
+        out.append(
+            f"| {escape(', '.join(topics))} | {escape(ref.quantity)} "
+            f"| {escape(ref.dataset or 'its own')} | {escape(ref.value)} "
+            f"| {_ref_link(ref)} | {escape(', '.join(users) or 'none yet')} |"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -139,6 +141,20 @@ def _anchor(stem: str) -> str:
 
 def _check_names(data: dict) -> set[str]:
     return {c.get("name") for c in data.get("checks", [])}
+
+
+def _recorded(name: str, value: object, notebook: str) -> str:
+    """A recorded number as text: a mapping as its entries ("name: key value, ..."), a list
+    of numbers as the numbers, a table (a list of records) by its size and where it is."""
+    if isinstance(value, dict):
+        return "; ".join(_recorded(f"{name}: {k}", v, notebook) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+            return f"{escape(name)} " + escape(" to " if len(value) == 2 else ", ").join(
+                number(v) for v in value
+            )
+        return f"{escape(name)}: a table of {len(value)} rows (in {escape(notebook)}.json)"
+    return f"{escape(name)} {number(value)}"
 
 
 def _notebook_results(data: dict, refs: list[Reference]) -> list[str]:
@@ -164,7 +180,7 @@ def _notebook_results(data: dict, refs: list[Reference]) -> list[str]:
     if metrics:
         out.append(
             "- **other recorded numbers** "
-            + ", ".join(f"{escape(k)} {number(v)}" for k, v in metrics.items())
+            + ", ".join(_recorded(k, v, data.get("notebook", "")) for k, v in metrics.items())
         )
     by_check = {r.check: r for r in refs if r.check and r.applies_to(data)}
     out += [

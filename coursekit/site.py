@@ -229,6 +229,10 @@ def stage(profile: str, notebooks: list[Path], repo_url: str, branch: str) -> li
     pages = executed(profile, notebooks)
     shutil.rmtree(STAGE, ignore_errors=True)
     shutil.copytree(DOCS, STAGE, ignore=shutil.ignore_patterns("__pycache__", "_build"))
+    # the landing page's "Run it" box clones this repository (code blocks take no substitutions)
+    landing = STAGE / "index.md"
+    clone = f"{repo_url}.git" if repo_url else "<the course's repository URL>"
+    landing.write_text(landing.read_text().replace("{{ clone_url }}", clone))
     # images and other files the notebooks link to, at the same relative paths
     shutil.copytree(
         NOTEBOOKS,

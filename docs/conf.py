@@ -17,7 +17,13 @@ project = "Modern machine learning, checked"
 author = "the course's authors"
 copyright = "the course's authors, MIT licence"
 
-extensions = ["myst_nb", "sphinx.ext.mathjax"]
+extensions = ["myst_nb", "sphinx.ext.mathjax", "sphinx_copybutton"]
+# A copy button on code a reader would run: notebook cells and the shell and Python blocks of
+# the pages, not on outputs.
+copybutton_selector = (
+    "div.cell_input div.highlight pre, div.highlight-bash div.highlight pre, "
+    "div.highlight-python div.highlight pre"
+)
 exclude_patterns = ["_generated", "_extra", "_site.json", "**/.ipynb_checkpoints"]
 templates_path = ["_templates"]
 # Text as written, as JupyterLab shows it (and check names match their results files).

@@ -243,6 +243,14 @@ def test_notebook_page_has_outputs_downloads_and_launch(notebook, browser, serve
             f"{page}: no {host} launch or source link in {launch}"
         )
 
+    # a copy button on every code cell, none on outputs
+    cells, buttons, on_outputs = browser.execute_script(
+        "return [document.querySelectorAll('.cell_input').length,"
+        " document.querySelectorAll('.cell_input button.copybtn').length,"
+        " document.querySelectorAll('.cell_output button.copybtn').length]"
+    )
+    assert cells and buttons == cells and not on_outputs, (cells, buttons, on_outputs)
+
     # what is not the lesson is folded, not gone: the parameters and the setup cell
     folded = browser.execute_script(
         "return [...document.querySelectorAll('.cell.tag_hide-input')]"
@@ -420,6 +428,11 @@ def test_site_builds_with_warnings_as_errors(built_site):
         assert (built_site / "notebooks" / nb.name).is_file(), f"no download for {nb.stem}"
     assert (built_site / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
     assert (built_site / "search.html").is_file() and (built_site / "searchindex.js").is_file()
+    # the landing page opens with the three lines that run the course
+    landing = (built_site / "index.html").read_text()
+    box = landing.index("Run it")
+    assert box < landing.index("Who it is for") < landing.index("What the course covers")
+    assert all(landing.index(step) > box for step in ("git clone", "make course", "make lab"))
     # A task notebook (run by a lesson) is a page, but no search finds it: Sphinx keeps a
     # "nosearch" page in the index with no title and no words.
     text = (built_site / "searchindex.js").read_text()
@@ -439,6 +452,11 @@ def test_results_page_escapes_and_states_each_bar(tmp_path):
         "profile": "lab",
         "device": "cpu",
         "wall_time_s": 2.5,
+        "metrics": {
+            "by loss": {"saturating": 190.1},
+            "accuracy (min, max)": [0.6, 0.62],
+            "study": [{"batch": 32}, {"batch": 64}],
+        },
         "checks": [
             dict(name="KL(q || p)", value=0.01, passed=True, form="at_most", bar=0.05),
             dict(name="ESS", value=50.0, passed=False, form="at_least", bar=100.0, kind="timing"),
@@ -458,6 +476,10 @@ def test_results_page_escapes_and_states_each_bar(tmp_path):
         [nb], results_page.read_results([nb], tmp_path), tmp_path, {nb.stem: "A title"}
     )
     assert r"KL\(q \|\| p\)" in text
+    # recorded numbers read as text, not as Python's dicts and lists
+    plain = text.replace("\\", "")
+    assert "by loss: saturating 190.1" in plain and "accuracy (min, max) 0.6 to 0.62" in plain
+    assert "study: a table of 2 rows" in plain and "{" not in plain.split("other recorded")[1][:200]
     assert r"≤ 0\.05" in text and r"≥ 100" in text and r"0\.53 ± 0\.1" in text
     assert "**FAIL**" in text and "no results recorded" not in text
     assert "| measured |" in text and "| timing |" in text and "| identity |" in text
@@ -485,6 +507,15 @@ def test_default_profile_is_the_most_complete_then_the_newest(tmp_path, monkeypa
     assert site.choose_profile("lab", notebooks) == "lab"
     with pytest.raises(ValueError, match="--profile full"):
         site.choose_profile("full", notebooks)
+
+
+def test_each_reference_is_listed_once_beside_the_notebooks_it_belongs_to(tmp_path):
+    text = results_page.results_page(NOTEBOOKS, {nb.stem: None for nb in NOTEBOOKS}, tmp_path, {})
+    listing = text.split("## Published references")[1].replace("\\", "")
+    goyal = [row for row in listing.splitlines() if "Goyal et al. 2017" in row]
+    assert len(goyal) == 1 and "large_batch, horovod" in goyal[0]
+    horovod = next(row for row in listing.splitlines() if "Horovod README" in row)
+    assert horovod.rstrip(" |").endswith("10_horovod")  # not 03's
 
 
 def test_references_follow_the_notebook_topic():
