@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from coursekit import claims, figures
+from coursekit import bibliography, claims, figures
 from coursekit.claims import PROFILES
 from coursekit.results_page import escape, read_results, results_page
 from coursekit.runner import BUILD, NOTEBOOKS, REPO, course_notebooks
@@ -231,8 +231,10 @@ def stage(profile: str, notebooks: list[Path], repo_url: str, branch: str) -> li
     shutil.copytree(DOCS, STAGE, ignore=shutil.ignore_patterns("__pycache__", "_build"))
     # the landing page's "Run it" box clones this repository (code blocks take no substitutions)
     landing = STAGE / "index.md"
-    clone = f"{repo_url}.git" if repo_url else "<the course's repository URL>"
-    landing.write_text(landing.read_text().replace("{{ clone_url }}", clone))
+    clone = f"{repo_url}.git" if repo_url else "<the course's repository URL> course"
+    folder = repo_url.rstrip("/").rsplit("/", 1)[-1] if repo_url else "course"
+    text = landing.read_text().replace("{{ clone_url }}", clone)
+    landing.write_text(text.replace("{{ clone_dir }}", folder))
     # images and other files the notebooks link to, at the same relative paths
     shutil.copytree(
         NOTEBOOKS,
@@ -262,6 +264,9 @@ def stage(profile: str, notebooks: list[Path], repo_url: str, branch: str) -> li
         if not (source.name in course and source.parent == NOTEBOOKS):
             nb.metadata["orphan"] = True  # a page reached by links, not in the navigation
             nb.metadata["nosearch"] = True  # nor among search results: it is not a lesson
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":  # each citation a link to the bibliography
+                cell.source = bibliography.link_citations(cell.source)
         nbformat.write(fold_boilerplate(nb), STAGE / "notebooks" / relative)
     (STAGE / "_generated" / "contents.md").write_text(contents_page(notebooks, pages, profile))
     # the results as read for this build, also published as results/<notebook>.json
@@ -270,6 +275,7 @@ def stage(profile: str, notebooks: list[Path], repo_url: str, branch: str) -> li
     for stem, data in recorded.items():
         if data is not None:
             (STAGE / "_extra" / "results" / f"{stem}.json").write_text(json.dumps(data, indent=2))
+    (STAGE / "bibliography.md").write_text(bibliography.page(notebooks))
     (STAGE / "results.md").write_text(
         results_page(
             notebooks,

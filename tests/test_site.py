@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from coursekit import claims, figures, references, results_page, runner, site
+from coursekit import bibliography, claims, figures, references, results_page, runner, site
 
 PROFILE = os.environ.get("COURSEKIT_PROFILE") or "smoke"
 NOTEBOOKS = runner.course_notebooks()
 # Pages the navigation lists; then task notebooks (notebooks/tasks/), pages reached by links.
-NAV_PAGES = [*(f"notebooks/{nb.stem}" for nb in NOTEBOOKS), "results"]
+NAV_PAGES = [*(f"notebooks/{nb.stem}" for nb in NOTEBOOKS), "results", "bibliography"]
 TASK_PAGES = [
     "notebooks/" + p.relative_to(runner.NOTEBOOKS).with_suffix("").as_posix()
     for p in sorted(runner.NOTEBOOKS.glob("*/*.ipynb"))
@@ -243,6 +243,15 @@ def test_notebook_page_has_outputs_downloads_and_launch(notebook, browser, serve
             f"{page}: no {host} launch or source link in {launch}"
         )
 
+    # each citation links to its entry on the bibliography page, which links to the paper
+    cited = bibliography.cited_in([notebook])
+    entries = {f"bib-{key}" for key, stems in cited.items() if stems}
+    linked = browser.execute_script(
+        "return [...document.querySelectorAll('article a[href*=\"bibliography.html#bib-\"]')]"
+        ".map(a => a.href.split('#').pop())"
+    )
+    assert entries == set(linked), f"{page}: cited {sorted(entries)}, linked {sorted(set(linked))}"
+
     # a copy button on every code cell, none on outputs
     cells, buttons, on_outputs = browser.execute_script(
         "return [document.querySelectorAll('.cell_input').length,"
@@ -430,6 +439,8 @@ def test_site_builds_with_warnings_as_errors(built_site):
     assert (built_site / "search.html").is_file() and (built_site / "searchindex.js").is_file()
     # the landing page opens with the three lines that run the course
     landing = (built_site / "index.html").read_text()
+    landing = landing[landing.index("<article") :]  # the page, not the sidebars' contents
+    landing = re.sub(r"<[^>]+>", "", landing)  # its text (code is split into coloured spans)
     box = landing.index("Run it")
     assert box < landing.index("Who it is for") < landing.index("What the course covers")
     assert all(landing.index(step) > box for step in ("git clone", "make course", "make lab"))
@@ -623,3 +634,22 @@ def test_boilerplate_is_folded_and_figures_are_named_by_their_bytes():
     assert ["hide-input" in t for t in tags] == [False, True, True, False, False]
     name = hashlib.sha256(b"not really a png").hexdigest()
     assert site.figure_texts(nb) == {name: {"alt": "A figure."}}
+
+
+def test_every_citation_has_a_bibliography_entry():
+    """A citation in prose ("Name et al. (2017)") needs an entry in docs/bibliography.toml."""
+    import nbformat
+
+    assert bibliography.unknown_citations("as Smith et al. (2020) and Kingma & Ba, 2015 show") == [
+        "Smith et al. (2020"
+    ]
+    for notebook in [*NOTEBOOKS, *sorted(runner.NOTEBOOKS.glob("*/*.ipynb"))]:
+        nb = nbformat.read(notebook, as_version=4)
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        assert not bibliography.unknown_citations(text), notebook.stem
+    keys = [paper.key for paper in bibliography.PAPERS]
+    assert len(keys) == len(set(keys)), "two entries with one key"
+    cited = bibliography.cited_in(NOTEBOOKS)
+    assert all(cited.values()), (
+        f"entries no notebook cites: {[k for k, v in cited.items() if not v]}"
+    )
