@@ -73,8 +73,6 @@ def pymc_logs(what: str = "PyMC"):
                 numeric.append(f"{w.message}" + (HMC_OVERFLOW if hmc else ""))
             else:  # not PyMC's arithmetic: as it would have been shown
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        for message in dict.fromkeys(numeric):
-            print(f"{what}: NumPy warned inside PyMC: {message}")
         for record in collect.records:
             message = record.getMessage().strip()
             if record.levelno >= logging.WARNING:
@@ -83,3 +81,5 @@ def pymc_logs(what: str = "PyMC"):
                 "Finished"
             ):
                 print(f"{what}: {message}")
+        for message in dict.fromkeys(numeric):
+            print(f"{what}: NumPy warned inside PyMC: {message}")
