@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 COURSE_PROFILE := $(or $(PROFILE),auto)
 TEST_PROFILE   := $(or $(PROFILE),smoke)
 
-.PHONY: install course test lab site clean horovod gpu-check
+.PHONY: install course test lab site student clean horovod gpu-check
 
 install: $(STAMP)
 
@@ -46,6 +46,10 @@ horovod: $(STAMP)
 # one command: one table of wall time, checks and peak GPU memory (tools/gpu_check.py).
 gpu-check: $(STAMP) horovod
 	$(BIN)/python tools/gpu_check.py
+
+# The learner's notebooks into build/student/: each exercise's solution a stub (see README).
+student: $(STAMP)
+	$(BIN)/python -m coursekit student
 
 # The static site from the executed notebooks (no re-execution) into build/site/;
 # `make site PROFILE=smoke` picks the profile, else the most complete executed set.

@@ -4,7 +4,7 @@ Every notebook starts with ``run = ck.setup(profile, seed=seed, notebook=...)``,
 checks its claims with ``run.check(...)`` and shows loops with ``ck.progress``.
 """
 
-from coursekit import data, library_logs, sweep, validate
+from coursekit import data, exercise, library_logs, sweep, validate
 from coursekit.bars import batch_mode, progress, trange
 from coursekit.claims import ClaimError
 from coursekit.runtime import Run, pick_device, resolve_profile, seed_everything, setup
@@ -19,6 +19,7 @@ __all__ = [
     "Run",
     "batch_mode",
     "data",
+    "exercise",
     "pick_device",
     "progress",
     "resolve_profile",

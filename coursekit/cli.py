@@ -124,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $COURSEKIT_REPO_URL, else the git remote origin)",
     )
     site.add_argument("--branch", default="main", help="the repository branch launch buttons use")
+
+    student = sub.add_parser(
+        "student", help="the learner's notebooks, each solution a stub, into build/student/"
+    )
+    student.add_argument("--out", type=Path, default=None, help="folder (default build/student/)")
+    sub.add_parser("progress", help="the exercises solved and not yet solved, per notebook")
     return parser
 
 
@@ -143,6 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         return _bench(args)
     if args.command == "site":
         return _site(args)
+    if args.command == "student":
+        return _student(args)
+    if args.command == "progress":
+        from coursekit import exercise
+
+        print(exercise.progress_report())
+        return 0
     try:
         return runner.run_course(
             args.notebooks,
@@ -176,6 +189,24 @@ def _bench(args) -> int:
     print(f"coursekit.optim against torch.optim (foreach), {args.params:,} parameters, {device}")
     rows = bench(n_params=args.params, steps=args.steps, device=str(device))
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    return 0
+
+
+def _student(args) -> int:
+    from coursekit import runner
+    from coursekit.exercise import student
+
+    out = args.out or runner.BUILD / "student"
+    try:
+        made = student.write_student_set(runner.NOTEBOOKS, out)
+    except student.MarkerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for name, exercises in made.items():
+        if exercises:
+            print(f"{name}: {len(exercises)} exercises ({', '.join(exercises)})")
+    total = sum(len(e) for e in made.values())
+    print(f"{len(made)} notebooks, {total} exercises, in {out}")
     return 0
 
 

@@ -164,7 +164,8 @@ HIDDEN_TAGS = ("parameters", "injected-parameters")
 
 
 def fold_boilerplate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Tag the parameters cells and the ``ck.setup`` cell ``hide-input`` (their outputs stay)."""
+    """Tag the parameters cells, the ``ck.setup`` cell and each exercise's solution
+    ``hide-input``: folded on the page, their outputs shown."""
     setup_seen = False
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -172,7 +173,10 @@ def fold_boilerplate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         tags = cell.metadata.setdefault("tags", [])
         is_setup = not setup_seen and "ck.setup(" in cell.source
         setup_seen = setup_seen or is_setup
-        if (is_setup or any(t in tags for t in HIDDEN_TAGS)) and "hide-input" not in tags:
+        solution = "### BEGIN SOLUTION" in cell.source  # an exercise: its solution folded away
+        if (
+            is_setup or solution or any(t in tags for t in HIDDEN_TAGS)
+        ) and "hide-input" not in tags:
             tags.append("hide-input")
     return nb
 

@@ -1,0 +1,279 @@
+"""Checked exercises: the learner writes the code the lesson just explained, the course checks it.
+
+In a notebook, an exercise is a function the learner completes between the markers, then
+one call::
+
+    def gradient_descent(grad, w0, lr, steps):
+        ### BEGIN SOLUTION
+        ...
+        ### END SOLUTION
+
+    gradient_descent = ck.exercise.check("01.gradient_descent", gradient_descent)
+
+:func:`check` runs the learner's function on the exercise's cases and compares each
+result with the oracle's: a library (``torch.optim``), coursekit's own tested
+implementation, or a closed form. It prints how many cases matched and, for the first
+that did not, the inputs, the expected and the received values and a hint; shapes, dtypes
+and NaNs get their own messages, and an exception in the learner's code is shown as the
+learner's. A solved exercise returns the learner's function; an unsolved or wrong one
+returns the oracle's, and says so, so that the rest of the notebook still runs.
+
+Each exercise is defined once, in the module of its notebook's topic
+(``coursekit/exercise/gradient_descent.py`` for 01), with its cases, its oracle and at
+least two plausible wrong answers, which the tests make sure the check rejects. Each check
+records its outcome in ``exercises.json`` beside the results files
+(``claims.results_dir()``): ``python -m coursekit progress`` reads it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from coursekit import claims
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+SOLVED, WRONG, NOT_SOLVED = "solved", "wrong", "not solved"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One set of inputs, with a few words that say what it is."""
+
+    label: str
+    args: tuple
+    shown: str = ""  # the inputs as a learner reads them (defaults to the label)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str  # "01.gradient_descent": the notebook's number, then the function's name
+    what: str  # what the learner writes, in a few words
+    oracle: str  # what the answer is compared with
+    reference: Callable  # the oracle as a function of the same arguments
+    cases: Callable[[], Sequence[Case]]  # built when checked (tensors, seeded)
+    hint: str
+    wrong: tuple[Callable, ...] = ()  # plausible wrong answers, which the check must reject
+    rtol: float = 1e-10
+    atol: float = 1e-12
+    # the reference the notebook goes on with when the learner's code is not right; by
+    # default the oracle itself
+    fallback: Callable | None = field(default=None, compare=False)
+
+    @property
+    def notebook(self) -> str:
+        return self.name.split(".", 1)[0]
+
+
+EXERCISES: dict[str, Exercise] = {}
+
+
+def register(exercise: Exercise) -> Exercise:
+    if exercise.name in EXERCISES:
+        raise ValueError(f"exercise {exercise.name!r} is defined twice")
+    EXERCISES[exercise.name] = exercise
+    return exercise
+
+
+def _load_all() -> None:
+    # one module per topic; importing it registers its exercises
+    from coursekit.exercise import gradient_descent  # noqa: F401
+
+
+def get(name: str) -> Exercise:
+    _load_all()
+    if name not in EXERCISES:
+        raise ValueError(
+            f"no exercise named {name!r}; the exercises are: {', '.join(sorted(EXERCISES))}"
+        )
+    return EXERCISES[name]
+
+
+# --- comparing one result -----------------------------------------------------------
+
+
+def _as_array(value) -> np.ndarray | None:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None
+
+
+def _short(value) -> str:
+    array = _as_array(value)
+    if array is None:
+        return repr(value)[:200]
+    with np.printoptions(precision=6, threshold=12, edgeitems=2, linewidth=88):
+        return np.array2string(array)
+
+
+def compare(expected, received, rtol: float, atol: float) -> str:
+    """ "" when ``received`` matches ``expected``; else what is wrong, in a sentence."""
+    if received is None:
+        return "your function returned None: does it end with a return statement?"
+    want, got = _as_array(expected), _as_array(received)
+    if got is None:
+        return f"expected numbers, received a {type(received).__name__}"
+    if isinstance(expected, torch.Tensor) and isinstance(received, torch.Tensor):
+        if received.dtype != expected.dtype:
+            return f"expected a tensor of dtype {expected.dtype}, received {received.dtype}"
+    if got.shape != want.shape:
+        return f"expected shape {tuple(want.shape)}, received shape {tuple(got.shape)}"
+    if np.isnan(got).any() and not np.isnan(want).any():
+        return f"received NaN in {int(np.isnan(got).sum())} of {got.size} entries"
+    if not np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True):
+        where = np.unravel_index(np.argmax(np.abs(got - want)), got.shape) if got.ndim else ()
+        return (
+            f"the values differ (largest difference {np.nanmax(np.abs(got - want)):.3g}"
+            + (f", at index {tuple(int(i) for i in where)}" if got.ndim else "")
+            + ")"
+        )
+    return ""
+
+
+# --- the check ----------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    name: str
+    status: str  # SOLVED, WRONG or NOT_SOLVED
+    passed: int
+    total: int
+    message: str  # what check printed
+
+    def __bool__(self) -> bool:
+        return self.status == SOLVED
+
+
+def evaluate(exercise: Exercise, fn: Callable) -> Outcome:
+    """Run ``fn`` on every case of ``exercise``; the outcome and what to tell the learner."""
+    cases = list(exercise.cases())
+    passed, first = 0, None
+    for case in cases:
+        expected = exercise.reference(*case.args)
+        try:
+            received = fn(*case.args)
+        except NotImplementedError:
+            return Outcome(
+                exercise.name,
+                NOT_SOLVED,
+                0,
+                len(cases),
+                f"{exercise.name}: not solved yet (the stub raises NotImplementedError). "
+                f"Write {exercise.what}.",
+            )
+        except Exception as err:  # the learner's error, shown as theirs
+            lines = _your_lines(err)
+            return Outcome(
+                exercise.name,
+                WRONG,
+                passed,
+                len(cases),
+                f"{exercise.name}: your code raised {type(err).__name__}: {err}\n"
+                f"  on the case {case.label} ({case.shown or 'see the hint'})"
+                + ("\n" + "\n".join(lines) if lines else ""),
+            )
+        problem = compare(expected, received, exercise.rtol, exercise.atol)
+        if problem:
+            first = first or (case, expected, received, problem)
+        else:
+            passed += 1
+    if first is None:
+        return Outcome(
+            exercise.name,
+            SOLVED,
+            passed,
+            len(cases),
+            f"{exercise.name}: solved: {passed} of {len(cases)} cases match {exercise.oracle}.",
+        )
+    case, expected, received, problem = first
+    return Outcome(
+        exercise.name,
+        WRONG,
+        passed,
+        len(cases),
+        f"{exercise.name}: {passed} of {len(cases)} cases match {exercise.oracle}. "
+        f"The first that does not: {case.label}"
+        + (f" ({case.shown})" if case.shown else "")
+        + f"\n  {problem}\n  expected: {_short(expected)}\n  received: {_short(received)}"
+        f"\n  hint: {exercise.hint}",
+    )
+
+
+def _your_lines(err: BaseException) -> list[str]:
+    """The learner's lines in the traceback (frames outside coursekit and the libraries)."""
+    frames = traceback.extract_tb(err.__traceback__)
+    mine = [
+        f
+        for f in frames
+        if "coursekit" not in Path(f.filename).parts and "site-packages" not in f.filename
+    ]
+    return [f"  in {f.name}, line {f.lineno}: {(f.line or '').strip()}" for f in mine]
+
+
+def check(name: str, fn: Callable) -> Callable:
+    """Check the learner's ``fn`` for exercise ``name``; return it if right, else the oracle.
+
+    Prints what happened and records it for ``python -m coursekit progress``."""
+    exercise = get(name)
+    outcome = evaluate(exercise, fn)
+    print(outcome.message)
+    if not outcome:
+        print(
+            f"(the rest of the notebook goes on with the course's own {exercise.name.split('.')[1]}"
+            f": {exercise.oracle})"
+        )
+    record(outcome)
+    return fn if outcome else (exercise.fallback or exercise.reference)
+
+
+# --- progress -------------------------------------------------------------------------
+
+
+def progress_file() -> Path:
+    return claims.results_dir() / "exercises.json"
+
+
+def record(outcome: Outcome) -> None:
+    path = progress_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        done = json.loads(path.read_text()) if path.is_file() else {}
+    except json.JSONDecodeError:
+        done = {}  # a file broken by an interrupted write: start again
+    done[outcome.name] = {
+        "status": outcome.status,
+        "cases": f"{outcome.passed}/{outcome.total}",
+        "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(done, indent=2, sort_keys=True))
+    tmp.replace(path)
+
+
+def progress_report() -> str:
+    """Per notebook, the exercises solved and not yet solved, from what the runs recorded."""
+    _load_all()
+    path = progress_file()
+    done = json.loads(path.read_text()) if path.is_file() else {}
+    lines = []
+    for notebook in sorted({e.notebook for e in EXERCISES.values()}):
+        names = [n for n, e in EXERCISES.items() if e.notebook == notebook]  # lesson order
+        solved = [n for n in names if done.get(n, {}).get("status") == SOLVED]
+        lines.append(f"notebook {notebook}: {len(solved)} of {len(names)} solved")
+        for n in names:
+            status = done.get(n, {}).get("status", "not run yet")
+            lines.append(f"  {'x' if n in solved else ' '} {n}: {status}")
+    shown = path.relative_to(claims.REPO) if path.is_relative_to(claims.REPO) else path
+    lines.append(f"(from {shown})")
+    return "\n".join(lines)

@@ -1,0 +1,133 @@
+"""coursekit.exercise: the checks of the learner's code, the learner's notebooks, progress."""
+
+import json
+
+import nbformat
+import pytest
+import torch
+
+from coursekit import cli, exercise, runner
+from coursekit.exercise import student
+
+exercise._load_all()
+NAMES = list(exercise.EXERCISES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_oracle_passes_and_every_wrong_answer_is_caught(name):
+    ex = exercise.get(name)
+    assert exercise.evaluate(ex, ex.reference).status == exercise.SOLVED
+    if ex.fallback:  # what the notebook goes on with must be right too
+        assert exercise.evaluate(ex, ex.fallback).status == exercise.SOLVED
+    assert len(ex.wrong) >= 2, f"{name}: keep at least two plausible wrong answers"
+    for i, wrong in enumerate(ex.wrong):
+        outcome = exercise.evaluate(ex, wrong)
+        assert outcome.status == exercise.WRONG, f"{name}: wrong answer {i} passed"
+        assert "hint:" in outcome.message and "expected:" in outcome.message
+
+
+def test_at_least_three_exercises_in_notebook_01():
+    assert sum(e.notebook == "01" for e in exercise.EXERCISES.values()) >= 3
+
+
+def test_a_stub_is_not_solved_and_the_notebook_goes_on_with_the_oracle(results_dir, capsys):
+    def gradient_descent(grad, w0, lr, steps):
+        raise NotImplementedError("exercise 01.gradient_descent: your code here")
+
+    given = exercise.check("01.gradient_descent", gradient_descent)
+    out = capsys.readouterr().out
+    assert "01.gradient_descent: not solved yet" in out and "goes on with" in out
+    assert given is exercise.get("01.gradient_descent").reference
+    recorded = json.loads((results_dir / "exercises.json").read_text())
+    assert recorded["01.gradient_descent"]["status"] == exercise.NOT_SOLVED
+
+
+def test_a_right_answer_is_returned_and_recorded(results_dir, capsys):
+    def heavy_ball(grad, w0, lr, beta, steps):
+        path, v = [w0], torch.zeros_like(w0)
+        for _ in range(steps):
+            v = beta * v + grad(path[-1])
+            path.append(path[-1] - lr * v)
+        return torch.stack(path)
+
+    assert exercise.check("01.heavy_ball", heavy_ball) is heavy_ball
+    assert "solved: 3 of 3 cases match torch.optim.SGD" in capsys.readouterr().out
+    report = exercise.progress_report()
+    assert "notebook 01: 1 of 3 solved" in report and "x 01.heavy_ball: solved" in report
+
+
+def test_shapes_dtypes_nans_and_none_get_their_own_message():
+    want = torch.zeros(3, 2, dtype=torch.float64)
+    assert "shape (3, 2)" in exercise.compare(want, torch.zeros(2, 3, dtype=torch.float64), 0, 0)
+    assert "dtype torch.float64" in exercise.compare(want, torch.zeros(3, 2), 0, 0)
+    nan = torch.full((3, 2), float("nan"), dtype=torch.float64)
+    assert "NaN in 6 of 6" in exercise.compare(want, nan, 0, 0)
+    assert "return statement" in exercise.compare(want, None, 0, 0)
+    assert exercise.compare(want, want.clone(), 0, 0) == ""
+
+
+def test_the_learners_exception_is_shown_as_theirs_without_paths():
+    def gradient_descent(grad, w0, lr, steps):
+        return w0 @ torch.ones(7, dtype=w0.dtype)  # a shape error in the learner's line
+
+    outcome = exercise.evaluate(exercise.get("01.gradient_descent"), gradient_descent)
+    assert outcome.status == exercise.WRONG
+    assert "your code raised RuntimeError" in outcome.message
+    assert "in gradient_descent, line" in outcome.message and "w0 @ torch.ones(7" in outcome.message
+    assert "/" not in outcome.message.split("raised")[1].split("\n", 2)[-1]  # no file paths
+
+
+def test_an_unknown_exercise_names_the_known_ones():
+    with pytest.raises(ValueError, match="01.gradient_descent"):
+        exercise.get("01.gradient")
+
+
+def test_solutions_become_stubs_and_markers_are_required():
+    source = (
+        "def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n\n\n"
+        'f = ck.exercise.check("01.f", f)'
+    )
+    stubbed, names = student.strip_solutions(source)
+    assert names == ["01.f"] and "2 * x" not in stubbed and "BEGIN" not in stubbed
+    assert '    raise NotImplementedError("exercise 01.f: your code here")' in stubbed
+    with pytest.raises(student.MarkerError, match="marks no solution"):
+        student.strip_solutions('def f(x):\n    return x\nf = ck.exercise.check("01.f", f)')
+    with pytest.raises(student.MarkerError, match="calls no ck.exercise.check"):
+        student.strip_solutions(
+            "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"
+        )
+    with pytest.raises(student.MarkerError, match="1 '### BEGIN SOLUTION' but 0"):
+        student.strip_solutions('### BEGIN SOLUTION\nf = ck.exercise.check("01.f", f)')
+
+
+def test_the_learners_set_holds_every_exercise_once_and_no_solution(tmp_path, capsys):
+    assert cli.main(["student", "--out", str(tmp_path / "student")]) == 0
+    made = {}
+    for path in sorted((tmp_path / "student").rglob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert exercise.BEGIN not in text and exercise.END not in text, path.name
+        for name in student.CHECK_CALL.findall(text):
+            assert name not in made, f"{name} is checked in {made.get(name)} and {path.name}"
+            made[name] = path.name
+            assert path.name.startswith(name.split(".")[0] + "_"), f"{name} in {path.name}"
+    assert sorted(made) == sorted(exercise.EXERCISES), "every exercise is in a notebook, once"
+    assert "3 exercises" in capsys.readouterr().out
+
+
+@pytest.mark.notebook
+def test_the_learners_notebook_runs_and_says_not_solved(tmp_path, results_dir):
+    student.write_student_set(runner.NOTEBOOKS, tmp_path / "student")
+    nb = tmp_path / "student" / "01_gradient_descent.ipynb"
+    outcome = runner.execute(nb, "smoke", out_dir=tmp_path / "out")
+    assert not outcome.error, outcome.error
+    executed = nbformat.read(outcome.output, as_version=4)
+    printed = "".join(
+        o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs
+    )
+    names = [n for n, e in exercise.EXERCISES.items() if e.notebook == "01"]
+    for name in names:
+        assert f"{name}: not solved yet" in printed
+    recorded = json.loads((results_dir / "exercises.json").read_text())
+    assert {recorded[n]["status"] for n in names} == {exercise.NOT_SOLVED}
+    assert json.loads((results_dir / "01_gradient_descent.json").read_text())["checks"]
