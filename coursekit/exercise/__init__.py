@@ -84,7 +84,7 @@ def register(exercise: Exercise) -> Exercise:
 
 def _load_all() -> None:
     # one module per topic; importing it registers its exercises
-    from coursekit.exercise import gradient_descent  # noqa: F401
+    from coursekit.exercise import gradient_descent, stochastic_adaptive  # noqa: F401
 
 
 def get(name: str) -> Exercise:
