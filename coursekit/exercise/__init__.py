@@ -84,7 +84,12 @@ def register(exercise: Exercise) -> Exercise:
 
 def _load_all() -> None:
     # one module per topic; importing it registers its exercises
-    from coursekit.exercise import gradient_descent, stochastic_adaptive  # noqa: F401
+    from coursekit.exercise import (  # noqa: F401
+        gan,
+        gaussian_processes,
+        gradient_descent,
+        stochastic_adaptive,
+    )
 
 
 def get(name: str) -> Exercise:
@@ -109,6 +114,8 @@ def _as_array(value) -> np.ndarray | None:
 
 
 def _short(value) -> str:
+    if isinstance(value, tuple | list) and value and not isinstance(value[0], int | float):
+        return "(" + ", ".join(_short(v) for v in value) + ")"
     array = _as_array(value)
     if array is None:
         return repr(value)[:200]
@@ -117,7 +124,17 @@ def _short(value) -> str:
 
 
 def compare(expected, received, rtol: float, atol: float) -> str:
-    """ "" when ``received`` matches ``expected``; else what is wrong, in a sentence."""
+    """An empty string when ``received`` matches ``expected``; else what is wrong, in a
+    sentence. A tuple (several results, as ``mean, var, lml``) is compared item by item."""
+    if isinstance(expected, tuple):
+        if not isinstance(received, tuple | list) or len(received) != len(expected):
+            got = len(received) if isinstance(received, tuple | list) else type(received).__name__
+            return f"expected a tuple of {len(expected)} results, received {got}"
+        for i, (want, got) in enumerate(zip(expected, received, strict=True), start=1):
+            problem = compare(want, got, rtol, atol)
+            if problem:
+                return f"result {i} of {len(expected)}: {problem}"
+        return ""
     if received is None:
         return "your function returned None: does it end with a return statement?"
     want, got = _as_array(expected), _as_array(received)
