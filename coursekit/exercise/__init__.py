@@ -89,6 +89,7 @@ def _load_all() -> None:
         gaussian_processes,
         gradient_descent,
         stochastic_adaptive,
+        vae,
     )
 
 
