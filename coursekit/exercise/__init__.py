@@ -88,7 +88,9 @@ def _load_all() -> None:
         gan,
         gaussian_processes,
         gradient_descent,
+        probabilistic_programming,
         stochastic_adaptive,
+        svi_coin_toss,
         vae,
     )
 
