@@ -23,7 +23,7 @@ def test_the_oracle_passes_and_every_wrong_answer_is_caught(name):
     for i, wrong in enumerate(ex.wrong):
         outcome = exercise.evaluate(ex, wrong)
         assert outcome.status == exercise.WRONG, f"{name}: wrong answer {i} passed"
-        assert "hint:" in outcome.message and "expected:" in outcome.message
+        assert "hint:" in outcome.message
 
 
 def test_at_least_three_exercises_in_notebook_01():

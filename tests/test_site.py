@@ -627,11 +627,15 @@ def test_boilerplate_is_folded_and_figures_are_named_by_their_bytes():
                 ],
             ),
             nbformat.v4.new_code_cell("run = ck.setup(profile)  # a second one is the lesson's"),
+            nbformat.v4.new_code_cell(
+                "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n"
+                'f = ck.exercise.check("01.f", f)'
+            ),
         ]
     )
     site.fold_boilerplate(nb)
     tags = [c.metadata.get("tags", []) for c in nb.cells]
-    assert ["hide-input" in t for t in tags] == [False, True, True, False, False]
+    assert ["hide-input" in t for t in tags] == [False, True, True, False, False, True]
     name = hashlib.sha256(b"not really a png").hexdigest()
     assert site.figure_texts(nb) == {name: {"alt": "A figure."}}
 

@@ -88,6 +88,8 @@ def _load_all() -> None:
         gan,
         gaussian_processes,
         gradient_descent,
+        horovod,
+        large_batch,
         probabilistic_programming,
         stochastic_adaptive,
         svi_coin_toss,
@@ -201,7 +203,8 @@ def evaluate(exercise: Exercise, fn: Callable) -> Outcome:
                 len(cases),
                 f"{exercise.name}: your code raised {type(err).__name__}: {err}\n"
                 f"  on the case {case.label} ({case.shown or 'see the hint'})"
-                + ("\n" + "\n".join(lines) if lines else ""),
+                + ("\n" + "\n".join(lines) if lines else "")
+                + f"\n  hint: {exercise.hint}",
             )
         problem = compare(expected, received, exercise.rtol, exercise.atol)
         if problem:

@@ -1,0 +1,74 @@
+"""Notebook 03's exercise: the layer-wise trust ratio of LARS and LAMB, with its zero guard.
+
+trust = ||w|| / ||u|| for a parameter tensor w and its update direction u, and 1 when either
+norm is zero (a layer initialised at zero, or one whose update vanished), so that the step
+is neither infinite nor NaN. The oracle is ``coursekit.optim.LAMB`` itself: one step of its
+momentum base with beta1 = 0 makes its direction u exactly the gradient it is given, and the
+ratio it applied stays in its state.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from coursekit.exercise import Case, Exercise, register
+from coursekit.optim import LAMB
+
+F64 = torch.float64
+
+
+def _cases():
+    gen = torch.Generator().manual_seed(3)
+    w, u = (
+        torch.randn(16, 8, generator=gen, dtype=F64),
+        torch.randn(16, 8, generator=gen, dtype=F64),
+    )
+    return [
+        Case(
+            "a 16 x 8 weight matrix and its update",
+            (w, 1e-2 * u),
+            "||w|| about 11, ||u|| about 0.1",
+        ),
+        Case("a bias vector", (w[0], u[0]), "a 1-D tensor"),
+        Case("a layer initialised at zero", (torch.zeros(4, 3, dtype=F64), u[:4, :3]), "||w|| = 0"),
+        Case("an update that vanished", (w[:2], torch.zeros(2, 8, dtype=F64)), "||u|| = 0"),
+    ]
+
+
+def _reference(w, update):
+    p = torch.nn.Parameter(w.clone())
+    p.grad = update.clone()
+    opt = LAMB([p], lr=1e-3, betas=(0.0, 0.999), base="momentum")
+    opt.step()
+    return opt.state[p]["trust_ratio"].detach()
+
+
+def _fallback(w, update):
+    w_norm, u_norm = torch.linalg.vector_norm(w), torch.linalg.vector_norm(update)
+    return torch.where((w_norm > 0) & (u_norm > 0), w_norm / u_norm, torch.ones_like(w_norm))
+
+
+register(
+    Exercise(
+        name="03.trust_ratio",
+        what="trust_ratio(w, update): ||w|| / ||update|| over the whole tensor (a 0-dim tensor), "
+        "and 1 when either norm is 0",
+        oracle="coursekit.optim.LAMB's own ratio (its momentum base, beta1 = 0)",
+        reference=_reference,
+        fallback=_fallback,
+        cases=_cases,
+        hint="torch.linalg.vector_norm takes the norm of every entry of a tensor; guard the "
+        "division with torch.where((w_norm > 0) & (u_norm > 0), w_norm / u_norm, 1.0)",
+        rtol=1e-12,
+        atol=1e-12,
+        wrong=(
+            lambda w, u: torch.linalg.vector_norm(w) / torch.linalg.vector_norm(u),  # no guard
+            lambda w, u: torch.where(
+                (w.norm() > 0) & (u.norm() > 0), u.norm() / w.norm(), torch.ones(())
+            ).to(w.dtype),  # the ratio upside down
+            lambda w, u: torch.where(
+                (w.norm() > 0) & (u.norm() > 0), (w * w).sum() / (u * u).sum(), torch.ones(())
+            ).to(w.dtype),  # squared norms
+        ),
+    )
+)
