@@ -93,6 +93,7 @@ def _load_all() -> None:
         probabilistic_programming,
         stochastic_adaptive,
         svi_coin_toss,
+        transfer_learning,
         vae,
     )
 
