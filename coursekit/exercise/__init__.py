@@ -107,6 +107,19 @@ def get(name: str) -> Exercise:
     return EXERCISES[name]
 
 
+def optimizer_path(make, grads, w0) -> torch.Tensor:
+    """The iterates of the optimiser ``make([param])`` stepped once per gradient function in
+    ``grads`` (each called at the current point): an oracle for optimisers from scratch."""
+    p = torch.nn.Parameter(w0.clone())
+    opt = make([p])
+    path = [w0.clone()]
+    for grad in grads:
+        p.grad = grad(p.detach()).clone()
+        opt.step()
+        path.append(p.detach().clone())
+    return torch.stack(path)
+
+
 # --- comparing one result -----------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from coursekit import problems
-from coursekit.exercise import Case, Exercise, register
+from coursekit.exercise import Case, Exercise, optimizer_path, register
 from coursekit.optim import newton_step
 
 F64 = torch.float64
@@ -20,14 +20,7 @@ F64 = torch.float64
 
 def _torch_sgd_path(grad, w0, steps, **sgd) -> torch.Tensor:
     """Iterates of ``torch.optim.SGD(**sgd)`` on a parameter whose gradient is ``grad(w)``."""
-    p = torch.nn.Parameter(w0.clone())
-    opt = torch.optim.SGD([p], **sgd)
-    path = [w0.clone()]
-    for _ in range(steps):
-        p.grad = grad(p.detach()).clone()
-        opt.step()
-        path.append(p.detach().clone())
-    return torch.stack(path)
+    return optimizer_path(lambda ps: torch.optim.SGD(ps, **sgd), [grad] * steps, w0)
 
 
 def _problems():

@@ -13,21 +13,9 @@ from __future__ import annotations
 import torch
 
 from coursekit import optim, problems
-from coursekit.exercise import Case, Exercise, register
+from coursekit.exercise import Case, Exercise, optimizer_path, register
 
 F64 = torch.float64
-
-
-def _steps(make, grads, w0) -> torch.Tensor:
-    """Iterates of a torch.optim-style optimiser, one step per gradient function."""
-    p = torch.nn.Parameter(w0.clone())
-    opt = make([p])
-    path = [w0.clone()]
-    for grad in grads:
-        p.grad = grad(p.detach()).clone()
-        opt.step()
-        path.append(p.detach().clone())
-    return torch.stack(path)
 
 
 def _gradients():
@@ -67,8 +55,10 @@ def _adagrad_cases():
 
 def _adagrad_reference(grads, w0, lr, eps=1e-10, cap=None):
     if cap is None:
-        return _steps(lambda ps: torch.optim.Adagrad(ps, lr=lr, eps=eps), grads, w0)
-    return _steps(lambda ps: optim.AdaGrad(ps, lr=lr, eps=eps, max_accumulator=cap), grads, w0)
+        return optimizer_path(lambda ps: torch.optim.Adagrad(ps, lr=lr, eps=eps), grads, w0)
+    return optimizer_path(
+        lambda ps: optim.AdaGrad(ps, lr=lr, eps=eps, max_accumulator=cap), grads, w0
+    )
 
 
 def _adagrad_wrong(square_only=False, eps_inside=False, ignore_cap=False):
@@ -117,7 +107,9 @@ def _rmsprop_cases():
 
 
 def _rmsprop_reference(grads, w0, lr, alpha=0.99, eps=1e-8):
-    return _steps(lambda ps: torch.optim.RMSprop(ps, lr=lr, alpha=alpha, eps=eps), grads, w0)
+    return optimizer_path(
+        lambda ps: torch.optim.RMSprop(ps, lr=lr, alpha=alpha, eps=eps), grads, w0
+    )
 
 
 def _rmsprop_wrong(undamped=False, no_sqrt=False):
@@ -177,14 +169,14 @@ def _adam_reference(
     grads, w0, lr, betas=(0.9, 0.999), eps=1e-8, bias_correction=True, amsgrad=False
 ):
     if not bias_correction:
-        return _steps(
+        return optimizer_path(
             lambda ps: optim.Adam(
                 ps, lr=lr, betas=betas, eps=eps, amsgrad=amsgrad, bias_correction=False
             ),
             grads,
             w0,
         )
-    return _steps(
+    return optimizer_path(
         lambda ps: torch.optim.Adam(ps, lr=lr, betas=betas, eps=eps, amsgrad=amsgrad), grads, w0
     )
 
