@@ -1,4 +1,5 @@
-"""Notebook 07's exercise: the GP predictive mean and variance, and log p(y), by Cholesky.
+"""Notebook 07's exercises: two kernels' matrices, and the GP predictive mean and variance,
+and log p(y), by Cholesky.
 
 The oracle is scikit-learn's ``GaussianProcessRegressor`` with the same kernel held fixed
 (``optimizer=None``) and the noise variance as ``alpha``: its ``predict(..., return_std=True)``
@@ -102,6 +103,92 @@ register(
             lambda *a: _by_hand(*a, jitter_only=True),  # the noise variance dropped
             lambda *a: _by_hand(*a, inverse_var=True),  # the variance term added, not taken off
             lambda *a: _by_hand(*a, noiseless_lml=True),  # the log determinant left out
+        ),
+    )
+)
+
+
+# --- 07.rbf_kernel and 07.matern32_kernel ---------------------------------------------------
+
+
+def _kernel_cases():
+    gen = torch.Generator().manual_seed(70)
+    x1 = 5 * torch.rand(7, generator=gen, dtype=F64)
+    x2 = 5 * torch.rand(4, generator=gen, dtype=F64)
+    cases = []
+    for label, args in (
+        ("7 inputs against 4, variance 1, lengthscale 1", (x1, x2, 1.0, 1.0)),
+        ("the same inputs, variance 2.5, lengthscale 0.4", (x1, x2, 2.5, 0.4)),
+        ("7 inputs against themselves, lengthscale 3", (x1, x1, 0.7, 3.0)),
+    ):
+        cases.append(Case(label, args, "x in [0, 5]"))
+    return cases
+
+
+def _sklearn_matrix(kind):
+    def matrix(x1, x2, variance, lengthscale):
+        from sklearn.gaussian_process import kernels as sk
+
+        shape = sk.RBF(lengthscale) if kind == "rbf" else sk.Matern(lengthscale, nu=1.5)
+        k = sk.ConstantKernel(variance) * shape
+        return torch.as_tensor(k(x1[:, None].numpy(), x2[:, None].numpy()), dtype=F64)
+
+    return matrix
+
+
+def _distance(x1, x2, lengthscale):
+    return (x1[:, None] - x2[None, :]).abs() / lengthscale
+
+
+register(
+    Exercise(
+        name="07.rbf_kernel",
+        what="rbf_kernel(x1, x2, variance, lengthscale): the matrix of "
+        "variance * exp(-r^2 / 2), r = |x1_i - x2_j| / lengthscale",
+        oracle="scikit-learn: ConstantKernel(variance) * RBF(lengthscale)",
+        reference=_sklearn_matrix("rbf"),
+        fallback=lambda x1, x2, v, ell: v * torch.exp(-0.5 * _distance(x1, x2, ell) ** 2),
+        cases=_kernel_cases,
+        hint="x1[:, None] - x2[None, :] gives every pair's difference at once; divide by the "
+        "lengthscale before squaring, and keep the 1/2",
+        rtol=1e-12,
+        atol=1e-14,
+        wrong=(
+            lambda x1, x2, v, ell: v * torch.exp(-(_distance(x1, x2, ell) ** 2)),  # the 1/2 dropped
+            lambda x1, x2, v, ell: (
+                v * torch.exp(-0.5 * (x1[:, None] - x2[None, :]) ** 2 / ell)
+            ),  # lengthscale not squared
+            lambda x1, x2, v, ell: (
+                v**2 * torch.exp(-0.5 * _distance(x1, x2, ell) ** 2)
+            ),  # v squared
+        ),
+    )
+)
+
+
+SQRT3 = math.sqrt(3.0)
+
+
+def _matern32(x1, x2, v, ell, root=SQRT3, inside=True):
+    r = _distance(x1, x2, ell)
+    return v * (1 + root * r) * torch.exp(-(root if inside else 1.0) * r)
+
+
+register(
+    Exercise(
+        name="07.matern32_kernel",
+        what="matern32_kernel(x1, x2, variance, lengthscale): the matrix of "
+        "variance * (1 + sqrt(3) r) exp(-sqrt(3) r), r = |x1_i - x2_j| / lengthscale",
+        oracle="scikit-learn: ConstantKernel(variance) * Matern(lengthscale, nu=1.5)",
+        reference=_sklearn_matrix("matern32"),
+        fallback=_matern32,
+        cases=_kernel_cases,
+        hint="sqrt(3) appears twice: in the polynomial factor and in the exponent",
+        rtol=1e-12,
+        atol=1e-14,
+        wrong=(
+            lambda x1, x2, v, ell: _matern32(x1, x2, v, ell, inside=False),  # exp(-r)
+            lambda x1, x2, v, ell: _matern32(x1, x2, v, ell, root=1.0),  # no sqrt(3) anywhere
         ),
     )
 )

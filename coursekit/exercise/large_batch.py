@@ -1,4 +1,5 @@
-"""Notebook 03's exercise: the layer-wise trust ratio of LARS and LAMB, with its zero guard.
+"""Notebook 03's exercises: the layer-wise trust ratio of LARS and LAMB, with its zero guard,
+and the warm-up-then-cosine learning-rate factor.
 
 trust = ||w|| / ||u|| for a parameter tensor w and its update direction u, and 1 when either
 norm is zero (a layer initialised at zero, or one whose update vanished), so that the step
@@ -9,8 +10,11 @@ ratio it applied stays in its state.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
+from coursekit import schedules
 from coursekit.exercise import Case, Exercise, register
 from coursekit.optim import LAMB
 
@@ -69,6 +73,56 @@ register(
             lambda w, u: torch.where(
                 (w.norm() > 0) & (u.norm() > 0), (w * w).sum() / (u * u).sum(), torch.ones(())
             ).to(w.dtype),  # squared norms
+        ),
+    )
+)
+
+
+# --- 03.warmup_factor -----------------------------------------------------------------------
+
+
+def _warmup_cases():
+    return [
+        Case("the first step of 5 warm-up steps", (0, 5, 100), "step 0 already moves: 1/5"),
+        Case("the last warm-up step", (4, 5, 100), "the full rate"),
+        Case("the first step of the decay", (5, 5, 100), "still 1"),
+        Case("half-way through the decay", (52, 5, 100), "(52 - 5) / 95 of the way"),
+        Case("the end", (100, 5, 100), "0"),
+        Case("past the end", (130, 5, 100), "stays 0"),
+        Case("no warm-up", (0, 0, 50), "warmup_steps = 0: the decay from step 0"),
+    ]
+
+
+def _warmup_wrong(off_by_one=False, decay_from_zero=False):
+    def warmup_factor(step, warmup_steps, total_steps):
+        if step < warmup_steps:
+            return (step if off_by_one else step + 1) / warmup_steps
+        start = 0 if decay_from_zero else warmup_steps
+        done = min(1.0, (step - start) / (total_steps - start))
+        return 0.5 * (1 + math.cos(math.pi * done))
+
+    return warmup_factor
+
+
+register(
+    Exercise(
+        name="03.warmup_factor",
+        what="warmup_factor(step, warmup_steps, total_steps): the learning rate's multiplier at "
+        "step `step` (from 0): (step + 1) / warmup_steps while warming up, then a half cosine "
+        "from 1 to 0 at total_steps, 0 after",
+        oracle="coursekit.schedules.warmup_factor (what 03's runs use)",
+        reference=lambda step, w, total: schedules.warmup_factor(step, w, total, "cosine"),
+        cases=_warmup_cases,
+        hint="count steps from 0, so step 0 gets 1 / warmup_steps; the cosine's argument is the "
+        "fraction of the decay done, (step - warmup_steps) / (total_steps - warmup_steps), "
+        "capped at 1",
+        rtol=1e-12,
+        atol=1e-12,
+        wrong=(
+            _warmup_wrong(off_by_one=True),  # step 0 gets factor 0: the first step does nothing
+            _warmup_wrong(
+                decay_from_zero=True
+            ),  # the decay counted from step 0, not the warm-up's end
         ),
     )
 )
