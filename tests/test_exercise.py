@@ -122,11 +122,23 @@ WITH_EXERCISES = sorted(
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("notebook", WITH_EXERCISES, ids=lambda nb: nb.stem)
-def test_the_learners_notebook_runs_and_says_not_solved(notebook, tmp_path, results_dir):
+def test_the_learners_notebook_runs_and_says_not_solved(
+    notebook, tmp_path, results_dir, monkeypatch
+):
+    """The learner's copy runs to the end on the course's implementations, and every claim
+    holds but the timing claims: those measure this machine at this moment, and are held in
+    the instructor's run of the same notebook (a timing that lost to a busy CI machine once
+    here is not a fault of the learner's copy). The kernel collects failed claims instead of
+    stopping at the first, so that a timing cannot hide a real failure after it."""
+    monkeypatch.setenv("COURSEKIT_CHECKS", "collect")
     student.write_student_set(runner.NOTEBOOKS, tmp_path / "student")
     nb = tmp_path / "student" / notebook.name
     outcome = runner.execute(nb, "smoke", out_dir=tmp_path / "out")
-    assert not outcome.error, outcome.error
+    checks = json.loads((results_dir / f"{notebook.stem}.json").read_text())["checks"]
+    failed = [c["name"] for c in checks if not c["passed"] and c["kind"] != "timing"]
+    assert checks and not failed, f"claims that failed in the learner's copy: {failed}"
+    if outcome.error:  # only the summary's report of the failed timing claims may stop it
+        assert "raised ClaimError" in outcome.error and not failed, outcome.error
     executed = nbformat.read(outcome.output, as_version=4)
     printed = "".join(
         o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs
@@ -136,5 +148,3 @@ def test_the_learners_notebook_runs_and_says_not_solved(notebook, tmp_path, resu
         assert f"{name}: not solved yet" in printed
     recorded = json.loads((results_dir / "exercises.json").read_text())
     assert {recorded[n]["status"] for n in names} == {exercise.NOT_SOLVED}
-    checks = json.loads((results_dir / f"{notebook.stem}.json").read_text())["checks"]
-    assert checks and all(c["passed"] for c in checks)
