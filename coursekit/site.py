@@ -28,6 +28,7 @@ from pathlib import Path
 import nbformat
 
 from coursekit import bibliography, claims, figures
+from coursekit.exercise import BEGIN
 from coursekit.claims import PROFILES
 from coursekit.results_page import escape, read_results, results_page
 from coursekit.runner import BUILD, NOTEBOOKS, REPO, course_notebooks
@@ -173,7 +174,7 @@ def fold_boilerplate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         tags = cell.metadata.setdefault("tags", [])
         is_setup = not setup_seen and "ck.setup(" in cell.source
         setup_seen = setup_seen or is_setup
-        solution = "### BEGIN SOLUTION" in cell.source  # an exercise: its solution folded away
+        solution = BEGIN in cell.source  # an exercise: its solution folded away
         if (
             is_setup or solution or any(t in tags for t in HIDDEN_TAGS)
         ) and "hide-input" not in tags:
