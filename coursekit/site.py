@@ -28,8 +28,8 @@ from pathlib import Path
 import nbformat
 
 from coursekit import bibliography, claims, figures
-from coursekit.exercise import BEGIN
 from coursekit.claims import PROFILES
+from coursekit.exercise import BEGIN
 from coursekit.results_page import escape, read_results, results_page
 from coursekit.runner import BUILD, NOTEBOOKS, REPO, course_notebooks
 
