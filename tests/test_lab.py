@@ -106,8 +106,10 @@ def started(cell):
 
 
 def dismiss_dialogs(driver) -> list[str]:
-    """Close any JupyterLab dialog (its title is reported), accepting what it offers: a
-    dialog over the page swallows the clicks meant for the menu."""
+    """Close any JupyterLab dialog, reporting its title: a dialog over the page swallows the
+    clicks meant for the menu. It is cancelled, not accepted, where it can be: accepting a
+    "Select Kernel" dialog starts a new kernel and shuts down the one the page had (a CI run
+    saw one such dialog per code cell, sixteen kernels in a row)."""
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
 
@@ -116,7 +118,7 @@ def dismiss_dialogs(driver) -> list[str]:
         try:
             header = dialog.find_elements(By.CSS_SELECTOR, ".jp-Dialog-header")
             titles.append(header[0].text.strip() if header else "(untitled)")
-            buttons = dialog.find_elements(By.CSS_SELECTOR, ".jp-Dialog-button.jp-mod-accept")
+            buttons = dialog.find_elements(By.CSS_SELECTOR, ".jp-Dialog-button.jp-mod-reject")
             buttons = buttons or dialog.find_elements(By.CSS_SELECTOR, ".jp-Dialog-button")
             if buttons:
                 buttons[-1].click()
@@ -125,6 +127,33 @@ def dismiss_dialogs(driver) -> list[str]:
     for title in titles:
         print(f"dismissed a JupyterLab dialog: {title!r}")
     return titles
+
+
+def kernel_state(driver) -> str:
+    """The notebook's kernel as the status bar shows it, e.g. "Python 3 (ipykernel) | Idle".
+
+    The status bar follows the page's own connection to its kernel; the notebook toolbar's
+    execution indicator does not: its `data-status` reads "idle" from the moment the page is
+    drawn, before the page has any kernel, and a Run All clicked then asks for a kernel once
+    per cell (the flake this test once had)."""
+    return driver.execute_script(
+        """
+        const item = Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'))
+          .find(e => (e.title || '').startsWith('Change kernel for'));
+        return item ? item.textContent.trim() : '';
+        """
+    )
+
+
+def server_kernel_idle(url) -> bool:
+    """True once the server holds a session for the notebook whose kernel is idle."""
+    with urllib.request.urlopen(f"{url}/api/sessions?token={TOKEN}", timeout=5) as response:
+        sessions = json.load(response)
+    return any(
+        s.get("path", "").endswith(f"{NOTEBOOK}.ipynb")
+        and (s.get("kernel") or {}).get("execution_state") == "idle"
+        for s in sessions
+    )
 
 
 def click_run_all(driver):
@@ -164,19 +193,25 @@ def click_run_all(driver):
 @pytest.mark.notebook
 def test_run_all_cells_in_jupyterlab(lab, browser):
     from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     url, results = lab
     browser.get(f"{url}/lab/tree/{NOTEBOOK}.ipynb?token={TOKEN}")
-    idle = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
-    WebDriverWait(browser, 90, poll_frequency=0.5).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, idle), "the notebook's kernel did not start"
-    )
-    # The indicator can read idle a moment before the page is ready to run anything, and a
-    # Run All clicked in that moment does nothing: every cell stays "[ ]:" (seen in CI on a
-    # freshly started machine). So the test checks that the run began, as a learner would
-    # see it, and clicks again if it did not.
+    # Ready when the server's kernel for the notebook is idle and the page, connected to it,
+    # says so in its status bar, under the course's kernel (the one `make lab` gives a learner).
+    try:
+        WebDriverWait(browser, 120, poll_frequency=0.5).until(
+            lambda d: server_kernel_idle(url) and kernel_state(d).endswith("| Idle")
+        )
+    except TimeoutException:
+        pytest.fail(
+            f"the notebook's kernel was not ready within 120 s: the status bar shows "
+            f"{kernel_state(browser)!r}, the server's kernel idle: {server_kernel_idle(url)}; "
+            f"dialogs: {dismiss_dialogs(browser)}"
+        )
+    assert kernel_state(browser) == "Python 3 (ipykernel) | Idle", kernel_state(browser)
+    # Even then a click can be lost (a menu redrawn under it): the test checks that the run
+    # began, as a learner would see it, and clicks again if it did not.
     for attempt in range(3):
         click_run_all(browser)
         try:
