@@ -11,12 +11,18 @@ from coursekit.exercise import student
 
 exercise._load_all()
 NAMES = list(exercise.EXERCISES)
+CODE = [n for n in NAMES if isinstance(exercise.EXERCISES[n], exercise.Exercise)]
+PREDICTIONS = [n for n in NAMES if isinstance(exercise.EXERCISES[n], exercise.Prediction)]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CODE)
 def test_the_oracle_passes_and_every_wrong_answer_is_caught(name):
     ex = exercise.get(name)
-    assert exercise.evaluate(ex, ex.reference).status == exercise.SOLVED
+    if any(case.oracle_context is not None for case in ex.cases()):
+        # an oracle that reads what only its cases know cannot be handed to the notebook
+        assert ex.fallback, f"{name}: its oracle needs its cases' context: give a fallback"
+    else:
+        assert exercise.evaluate(ex, ex.reference).status == exercise.SOLVED
     if ex.fallback:  # what the notebook goes on with must be right too
         assert exercise.evaluate(ex, ex.fallback).status == exercise.SOLVED
     assert len(ex.wrong) >= 2, f"{name}: keep at least two plausible wrong answers"
@@ -26,8 +32,54 @@ def test_the_oracle_passes_and_every_wrong_answer_is_caught(name):
         assert "hint:" in outcome.message
 
 
-def test_at_least_three_exercises_in_notebook_01():
-    assert sum(e.notebook == "01" for e in exercise.EXERCISES.values()) >= 3
+@pytest.mark.parametrize("name", PREDICTIONS)
+def test_a_prediction_accepts_the_right_number_and_rejects_the_wrong_ones(name):
+    """At the notebook's defaults: the right prediction matches the exact value, and every
+    plausible wrong one is rejected against it. (The instructor's run checks that the right
+    one also matches what the run measures: test_notebooks.)"""
+    p = exercise.get(name)
+    right, wrongs = p.examples()
+    assert exercise.judge(p, right, right).status == exercise.SOLVED
+    assert len(wrongs) >= 2, f"{name}: keep at least two plausible wrong predictions"
+    for wrong in wrongs:
+        outcome = exercise.judge(p, wrong, right)
+        assert outcome.status == exercise.WRONG, f"{name}: the wrong prediction {wrong} passed"
+        assert "hint:" in outcome.message
+    # a measured value the run's noise moves by half the tolerance still counts
+    assert exercise.judge(p, right, right * (1 + p.rtol / 2)).status == exercise.SOLVED
+
+
+def test_every_notebook_has_at_least_three_exercises_and_the_course_thirty():
+    per_notebook = {}
+    for e in exercise.EXERCISES.values():
+        per_notebook[e.notebook] = per_notebook.get(e.notebook, 0) + 1
+    course = {nb.stem[:2] for nb in runner.course_notebooks()}
+    assert {n for n, k in per_notebook.items() if k >= 3} == course, per_notebook
+    assert len(exercise.EXERCISES) >= 30 and PREDICTIONS
+
+
+def test_a_prediction_is_taken_down_then_revealed(results_dir, capsys):
+    exercise.predict("04.posterior_mean", None)
+    assert "04.posterior_mean: no prediction yet" in capsys.readouterr().out
+    outcome = exercise.reveal("04.posterior_mean", 0.53)
+    assert outcome.status == exercise.NOT_SOLVED
+    assert "not solved yet (no prediction was made). The run measured 0.53" in outcome.message
+    exercise.predict("04.posterior_mean", 16 / 30)
+    assert exercise.reveal("04.posterior_mean", 0.531)
+    assert "you predicted 0.5333, the run measured 0.531" in capsys.readouterr().out
+    exercise.predict("04.posterior_mean", 0.6)
+    assert not exercise.reveal("04.posterior_mean", 0.531)
+    exercise.predict("04.posterior_mean", "about a half")
+    assert "a prediction is one number" in exercise.reveal("04.posterior_mean", 0.531).message
+    recorded = json.loads((results_dir / "exercises.json").read_text())
+    assert recorded["04.posterior_mean"]["status"] == exercise.WRONG
+    with pytest.raises(TypeError, match="is a prediction"):
+        exercise.check("04.posterior_mean", lambda: 0.5)
+    with pytest.raises(TypeError, match="is not a prediction"):
+        exercise.predict("04.elbo", 1.0)
+    exercise._PREDICTED.pop("08.mu_sd", None)
+    with pytest.raises(RuntimeError, match="run the cell with ck.exercise.predict"):
+        exercise.reveal("08.mu_sd", 0.2)
 
 
 def test_a_stub_is_not_solved_and_the_notebook_goes_on_with_the_oracle(results_dir, capsys):
@@ -92,10 +144,17 @@ def test_solutions_become_stubs_and_markers_are_required():
     assert '    raise NotImplementedError("exercise 01.f: your code here")' in stubbed
     with pytest.raises(student.MarkerError, match="marks no solution"):
         student.strip_solutions('def f(x):\n    return x\nf = ck.exercise.check("01.f", f)')
-    with pytest.raises(student.MarkerError, match="calls no ck.exercise.check"):
+    with pytest.raises(student.MarkerError, match="calls no ck.exercise.check or"):
         student.strip_solutions(
             "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"
         )
+    prediction = (
+        "### BEGIN SOLUTION\nguess = 16 / 30\n### END SOLUTION\n"
+        'ck.exercise.predict("04.posterior_mean", guess)'
+    )
+    stubbed, names = student.strip_solutions(prediction)
+    assert names == ["04.posterior_mean"] and "16 / 30" not in stubbed
+    assert stubbed.startswith("guess = None  # exercise 04.posterior_mean: your prediction")
     with pytest.raises(student.MarkerError, match="1 '### BEGIN SOLUTION' but 0"):
         student.strip_solutions('### BEGIN SOLUTION\nf = ck.exercise.check("01.f", f)')
 

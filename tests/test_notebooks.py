@@ -23,7 +23,7 @@ from course_runs import (
     has_timing_claims,
 )
 
-from coursekit import claims, outputs, runner
+from coursekit import claims, exercise, outputs, runner
 
 # Course notebooks and the task notebooks they run (e.g. by a sweep) in notebooks/tasks/.
 ALL_NOTEBOOKS = {
@@ -104,6 +104,13 @@ def test_notebook_runs_and_its_claims_hold(stem):
     assert recorded["checks_passed"] == recorded["checks_total"]
     assert recorded["wall_time_s"] > 0
     assert not recorded["null_run"] and recorded["seed"] == 0
+    # The instructor's copy solves every exercise it holds: each check, and each prediction
+    # against what this run measured.
+    mine = exercise.in_notebook(stem[:2])
+    progress = json.loads((results / "exercises.json").read_text()) if mine else {}
+    assert {n: progress.get(n, {}).get("status") for n in mine} == dict.fromkeys(
+        mine, exercise.SOLVED
+    ), f"{stem}: exercises the instructor's copy did not solve"
     FIRST_RUNS[stem] = [r for r in (nbval_run(stem), recorded) if r is not None]
     # The site test builds its page from this run's executed copy: its results go beside it.
     claims.results_dir().mkdir(parents=True, exist_ok=True)

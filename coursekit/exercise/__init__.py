@@ -34,10 +34,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from coursekit import claims
+from coursekit.exercise.compare import compare, short
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 SOLVED, WRONG, NOT_SOLVED = "solved", "wrong", "not solved"
@@ -45,11 +45,17 @@ SOLVED, WRONG, NOT_SOLVED = "solved", "wrong", "not solved"
 
 @dataclass(frozen=True)
 class Case:
-    """One set of inputs, with a few words that say what it is."""
+    """One set of inputs, with a few words that say what it is.
+
+    ``oracle_context``, when given, is what the oracle needs beside the learner's arguments
+    and the learner's function never sees: the loss whose gradient the learner is handed,
+    the same kernel in scikit-learn's algebra, the whole batch's gradient. The check passes
+    it to the reference as the keyword ``context``."""
 
     label: str
     args: tuple
     shown: str = ""  # the inputs as a learner reads them (defaults to the label)
+    oracle_context: object = None
 
 
 @dataclass(frozen=True)
@@ -72,10 +78,33 @@ class Exercise:
         return self.name.split(".", 1)[0]
 
 
-EXERCISES: dict[str, Exercise] = {}
+@dataclass(frozen=True)
+class Prediction:
+    """A number the learner predicts before a cell of the notebook measures it.
+
+    The learner writes the value (reasoning from the lesson, not running code);
+    :func:`predict` takes it down, and :func:`reveal`, once the run has measured the number,
+    compares the two. ``examples`` gives, at the notebook's default parameters, the right
+    prediction and plausible wrong ones: the tests make sure ``rtol`` accepts the first and
+    rejects the others, and the instructor's run that the right one matches what it measures.
+    """
+
+    name: str
+    what: str  # the question, in a few words
+    measured_by: str  # what the run measures
+    hint: str  # the reasoning that gives the number
+    rtol: float  # how close counts: above the run's noise, below the gap to the wrong answers
+    examples: Callable[[], tuple[float, tuple[float, ...]]]
+
+    @property
+    def notebook(self) -> str:
+        return self.name.split(".", 1)[0]
 
 
-def register(exercise: Exercise) -> Exercise:
+EXERCISES: dict[str, Exercise | Prediction] = {}
+
+
+def register(exercise: Exercise | Prediction) -> Exercise | Prediction:
     if exercise.name in EXERCISES:
         raise ValueError(f"exercise {exercise.name!r} is defined twice")
     EXERCISES[exercise.name] = exercise
@@ -98,13 +127,19 @@ def _load_all() -> None:
     )
 
 
-def get(name: str) -> Exercise:
+def get(name: str) -> Exercise | Prediction:
     _load_all()
     if name not in EXERCISES:
         raise ValueError(
             f"no exercise named {name!r}; the exercises are: {', '.join(sorted(EXERCISES))}"
         )
     return EXERCISES[name]
+
+
+def in_notebook(number: str) -> list[str]:
+    """The names of notebook ``number``'s exercises ("04"), in the order of the lesson."""
+    _load_all()
+    return [n for n, e in EXERCISES.items() if e.notebook == number]
 
 
 def optimizer_path(make, grads, w0) -> torch.Tensor:
@@ -118,62 +153,6 @@ def optimizer_path(make, grads, w0) -> torch.Tensor:
         opt.step()
         path.append(p.detach().clone())
     return torch.stack(path)
-
-
-# --- comparing one result -----------------------------------------------------------
-
-
-def _as_array(value) -> np.ndarray | None:
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    try:
-        return np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        return None
-
-
-def _short(value) -> str:
-    if isinstance(value, tuple | list) and value and not isinstance(value[0], int | float):
-        return "(" + ", ".join(_short(v) for v in value) + ")"
-    array = _as_array(value)
-    if array is None:
-        return repr(value)[:200]
-    with np.printoptions(precision=6, threshold=12, edgeitems=2, linewidth=88):
-        return np.array2string(array)
-
-
-def compare(expected, received, rtol: float, atol: float) -> str:
-    """An empty string when ``received`` matches ``expected``; else what is wrong, in a
-    sentence. A tuple (several results, as ``mean, var, lml``) is compared item by item."""
-    if isinstance(expected, tuple):
-        if not isinstance(received, tuple | list) or len(received) != len(expected):
-            got = len(received) if isinstance(received, tuple | list) else type(received).__name__
-            return f"expected a tuple of {len(expected)} results, received {got}"
-        for i, (want, got) in enumerate(zip(expected, received, strict=True), start=1):
-            problem = compare(want, got, rtol, atol)
-            if problem:
-                return f"result {i} of {len(expected)}: {problem}"
-        return ""
-    if received is None:
-        return "your function returned None: does it end with a return statement?"
-    want, got = _as_array(expected), _as_array(received)
-    if got is None:
-        return f"expected numbers, received a {type(received).__name__}"
-    if isinstance(expected, torch.Tensor) and isinstance(received, torch.Tensor):
-        if received.dtype != expected.dtype:
-            return f"expected a tensor of dtype {expected.dtype}, received {received.dtype}"
-    if got.shape != want.shape:
-        return f"expected shape {tuple(want.shape)}, received shape {tuple(got.shape)}"
-    if np.isnan(got).any() and not np.isnan(want).any():
-        return f"received NaN in {int(np.isnan(got).sum())} of {got.size} entries"
-    if not np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True):
-        where = np.unravel_index(np.argmax(np.abs(got - want)), got.shape) if got.ndim else ()
-        return (
-            f"the values differ (largest difference {np.nanmax(np.abs(got - want)):.3g}"
-            + (f", at index {tuple(int(i) for i in where)}" if got.ndim else "")
-            + ")"
-        )
-    return ""
 
 
 # --- the check ----------------------------------------------------------------------
@@ -196,7 +175,10 @@ def evaluate(exercise: Exercise, fn: Callable) -> Outcome:
     cases = list(exercise.cases())
     passed, first = 0, None
     for case in cases:
-        expected = exercise.reference(*case.args)
+        if case.oracle_context is None:
+            expected = exercise.reference(*case.args)
+        else:
+            expected = exercise.reference(*case.args, context=case.oracle_context)
         try:
             received = fn(*case.args)
         except NotImplementedError:
@@ -242,7 +224,7 @@ def evaluate(exercise: Exercise, fn: Callable) -> Outcome:
         f"{exercise.name}: {passed} of {len(cases)} cases match {exercise.oracle}. "
         f"The first that does not: {case.label}"
         + (f" ({case.shown})" if case.shown else "")
-        + f"\n  {problem}\n  expected: {_short(expected)}\n  received: {_short(received)}"
+        + f"\n  {problem}\n  expected: {short(expected)}\n  received: {short(received)}"
         f"\n  hint: {exercise.hint}",
     )
 
@@ -263,6 +245,8 @@ def check(name: str, fn: Callable) -> Callable:
 
     Prints what happened and records it for ``python -m coursekit progress``."""
     exercise = get(name)
+    if isinstance(exercise, Prediction):
+        raise TypeError(f"{name} is a prediction: ck.exercise.predict({name!r}, your_number)")
     outcome = evaluate(exercise, fn)
     print(outcome.message)
     if not outcome:
@@ -272,6 +256,77 @@ def check(name: str, fn: Callable) -> Callable:
         )
     record(outcome)
     return fn if outcome else (exercise.fallback or exercise.reference)
+
+
+# --- predictions ------------------------------------------------------------------
+
+_PREDICTED: dict[str, object] = {}  # name -> the learner's number, in this kernel
+
+
+def predict(name: str, value) -> None:
+    """Take down the learner's prediction for ``name``; :func:`reveal` compares it later."""
+    prediction = get(name)
+    if not isinstance(prediction, Prediction):
+        raise TypeError(f"{name} is not a prediction: ck.exercise.check({name!r}, your_function)")
+    _PREDICTED[name] = value
+    if value is None:
+        print(f"{name}: no prediction yet. {prediction.what}")
+    else:
+        print(f"{name}: your prediction, {short(value)}, is taken down; the run measures it below.")
+
+
+def judge(prediction: Prediction, value, measured: float) -> Outcome:
+    """The outcome of predicting ``value`` when the run measured ``measured``."""
+    name, rel = prediction.name, f"{prediction.rtol:.0%}"
+    if value is None:
+        return Outcome(
+            name,
+            NOT_SOLVED,
+            0,
+            1,
+            f"{name}: not solved yet (no prediction was made). The run measured "
+            f"{measured:.4g} ({prediction.measured_by}).\n  hint: {prediction.hint}",
+        )
+    try:
+        guess = float(value)
+    except (TypeError, ValueError):
+        return Outcome(
+            name, WRONG, 0, 1, f"{name}: a prediction is one number; received {short(value)}"
+        )
+    off = abs(guess - measured) / abs(measured) if measured else abs(guess)
+    if off <= prediction.rtol:
+        return Outcome(
+            name,
+            SOLVED,
+            1,
+            1,
+            f"{name}: solved: you predicted {guess:.4g}, the run measured {measured:.4g} "
+            f"({prediction.measured_by}): {off:.1%} apart, within {rel}.",
+        )
+    return Outcome(
+        name,
+        WRONG,
+        0,
+        1,
+        f"{name}: you predicted {guess:.4g}, the run measured {measured:.4g} "
+        f"({prediction.measured_by}): {off:.1%} apart, more than {rel}.\n"
+        f"  hint: {prediction.hint}",
+    )
+
+
+def reveal(name: str, measured: float) -> Outcome:
+    """Compare the learner's prediction for ``name`` with what the run ``measured``; print
+    and record the outcome."""
+    prediction = get(name)
+    if name not in _PREDICTED:
+        raise RuntimeError(
+            f"{name}: no prediction was taken down in this session: run the cell with "
+            f"ck.exercise.predict({name!r}, ...) first"
+        )
+    outcome = judge(prediction, _PREDICTED[name], float(measured))
+    print(outcome.message)
+    record(outcome)
+    return outcome
 
 
 # --- progress -------------------------------------------------------------------------

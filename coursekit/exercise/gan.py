@@ -9,10 +9,14 @@ log(1 - D(G(z))) (minus the cross-entropy of "fake"), the non-saturating one
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from coursekit.exercise import Case, Exercise, register
+
+F64 = torch.float64
 
 
 def _logits():
@@ -107,6 +111,68 @@ register(
                 if kind == "saturating"
                 else -torch.log(torch.sigmoid(f)).mean()
             ),  # from probabilities: inf at extreme logits
+        ),
+    )
+)
+
+
+# --- 06.jsd ---------------------------------------------------------------------------------
+
+
+def _jsd_cases():
+    gen = torch.Generator().manual_seed(66)
+    p = torch.softmax(torch.randn(4, 10, generator=gen, dtype=F64), -1)
+    q = torch.softmax(torch.randn(4, 10, generator=gen, dtype=F64), -1)
+    disjoint = (
+        torch.tensor([[0.5, 0.5, 0.0, 0.0]], dtype=F64),
+        torch.tensor([[0.0, 0.0, 0.25, 0.75]], dtype=F64),
+    )
+    return [
+        Case("four pairs of distributions over 10 outcomes", (p, q), "one JSD per row"),
+        Case("a distribution and itself", (p[:1], p[:1]), "0"),
+        Case("disjoint supports", disjoint, "log 2, its largest value; zeros inside"),
+    ]
+
+
+def _jsd_reference(p, q):
+    from scipy.spatial.distance import jensenshannon
+
+    return torch.as_tensor(jensenshannon(p.numpy(), q.numpy(), axis=-1) ** 2, dtype=F64)
+
+
+def _kl(p, q):
+    return torch.special.xlogy(p, p).sum(-1) - torch.special.xlogy(p, q).sum(-1)
+
+
+def _jsd_by_hand(p, q, half=0.5, log_base=None):
+    m = 0.5 * (p + q)
+    value = half * (_kl(p, m) + _kl(q, m))
+    return value / math.log(log_base) if log_base else value
+
+
+def _jsd_naive(p, q):  # p log(p / m): 0 log 0 is NaN, not 0
+    m = 0.5 * (p + q)
+    return 0.5 * ((p * torch.log(p / m)).sum(-1) + (q * torch.log(q / m)).sum(-1))
+
+
+register(
+    Exercise(
+        name="06.jsd",
+        what="jsd(p, q): the Jensen-Shannon divergence in nats of each row's pair of discrete "
+        "distributions, (KL(p || m) + KL(q || m)) / 2 with m = (p + q) / 2",
+        oracle="scipy.spatial.distance.jensenshannon (squared: scipy returns its square root)",
+        reference=_jsd_reference,
+        fallback=_jsd_by_hand,
+        cases=_jsd_cases,
+        hint="each KL is against the mixture m, never p against q; 0 log 0 counts as 0 "
+        "(torch.special.xlogy(p, p) - torch.special.xlogy(p, m) does that); natural logs",
+        rtol=1e-10,
+        atol=1e-12,
+        wrong=(
+            lambda p, q: _kl(p, q),  # KL(p || q): neither symmetric nor finite on disjoint supports
+            lambda p, q: _jsd_by_hand(p, q, half=1.0),  # the 1/2 left out
+            lambda p, q: _jsd_by_hand(p, q, log_base=2),  # in bits
+            _jsd_naive,  # NaN where a probability is 0
         ),
     )
 )

@@ -69,8 +69,6 @@ register(
 
 # --- 10.average_gradients -----------------------------------------------------------------
 
-_FULL: dict[int, torch.Tensor] = {}  # id(the gradients' list) -> the whole batch's gradient
-
 
 def _average_cases():
     gen = torch.Generator().manual_seed(10)
@@ -93,13 +91,14 @@ def _average_cases():
         grads = [
             mean_loss_grad(xb, yb) for xb, yb in zip(x.split(sizes), y.split(sizes), strict=True)
         ]
-        _FULL[id(grads)] = mean_loss_grad(x, y)
-        cases.append(Case(label, (grads, list(sizes)), f"batch sizes {list(sizes)}"))
+        # the oracle's context: the gradient of the mean loss over the whole batch
+        full = mean_loss_grad(x, y)
+        cases.append(Case(label, (grads, list(sizes)), f"batch sizes {list(sizes)}", full))
     return cases
 
 
-def _average_reference(grads, sizes):
-    return _FULL[id(grads)]
+def _average_reference(grads, sizes, context):
+    return context  # the whole batch's gradient, computed on one process
 
 
 def _average_fallback(grads, sizes):
@@ -125,6 +124,69 @@ register(
                 0
             ),  # the plain mean: wrong for unequal batches
             lambda grads, sizes: torch.stack(grads).sum(0),  # summed, not averaged
+        ),
+    )
+)
+
+
+# --- 10.ring_bytes ------------------------------------------------------------------------
+
+
+def _ring_allreduce_sent(numel, world_size, bytes_per_element):
+    """Run a ring allreduce on ``world_size`` simulated ranks, each holding ``numel`` numbers,
+    and count what each rank sends: the most any rank sent, in bytes. Reduce-scatter: at step
+    s, rank r passes its running sum of chunk (r - s) mod N to rank r + 1, which adds its own;
+    after N - 1 steps rank r holds the full sum of chunk (r + 1) mod N. All-gather: N - 1 more
+    steps pass the finished chunks round the ring."""
+    n = world_size
+    if n == 1:
+        return 0
+    gen = torch.Generator().manual_seed(numel + n)
+    data = [torch.randn(numel, generator=gen, dtype=F64) for _ in range(n)]
+    total = torch.stack(data).sum(0)
+    chunks = [[c.clone() for c in d.tensor_split(n)] for d in data]  # chunks[rank][c]
+    sent = [0] * n
+    for s in range(n - 1):  # reduce-scatter
+        outgoing = [(r, (r - s) % n, chunks[r][(r - s) % n].clone()) for r in range(n)]
+        for r, c, piece in outgoing:
+            chunks[(r + 1) % n][c] += piece
+            sent[r] += piece.numel()
+    for s in range(n - 1):  # all-gather
+        outgoing = [(r, (r + 1 - s) % n, chunks[r][(r + 1 - s) % n].clone()) for r in range(n)]
+        for r, c, piece in outgoing:
+            chunks[(r + 1) % n][c] = piece
+            sent[r] += piece.numel()
+    for r in range(n):  # the simulation is right: every rank holds the sum
+        assert torch.allclose(torch.cat(chunks[r]), total)
+    return max(sent) * bytes_per_element
+
+
+def _ring_cases():
+    return [
+        Case("a million float32 gradients, 2 ranks", (1_000_000, 2, 4), "4 MB of gradients"),
+        Case("the same on 4 ranks", (1_000_000, 4, 4), ""),
+        Case("2**20 float16 gradients, 8 ranks", (2**20, 8, 2), "fp16 compression halves it"),
+        Case("one rank", (1_000, 1, 4), "nothing to send"),
+    ]
+
+
+register(
+    Exercise(
+        name="10.ring_bytes",
+        what="ring_bytes(numel, world_size, bytes_per_element): the bytes each rank sends in a "
+        "ring allreduce of numel numbers (reduce-scatter, then all-gather)",
+        oracle="a ring allreduce simulated chunk by chunk, its messages counted",
+        reference=_ring_allreduce_sent,
+        fallback=lambda numel, n, b: 2 * (n - 1) / n * numel * b,
+        cases=_ring_cases,
+        hint="the tensor is cut into N chunks; each phase takes N - 1 steps and in each step a "
+        "rank sends one chunk, numel / N numbers: 2 (N - 1) chunks in all",
+        rtol=1e-12,
+        atol=0,
+        wrong=(
+            lambda numel, n, b: 2 * (n - 1) * numel * b,  # the whole tensor at every step
+            lambda numel, n, b: (n - 1) / n * numel * b,  # the reduce-scatter alone
+            lambda numel, n, b: 2 * (n - 1) / n * numel,  # elements, not bytes
         ),
     )
 )

@@ -15,7 +15,7 @@ import math
 import torch
 
 from coursekit import schedules
-from coursekit.exercise import Case, Exercise, register
+from coursekit.exercise import Case, Exercise, optimizer_path, register
 from coursekit.optim import LAMB
 
 F64 = torch.float64
@@ -123,6 +123,83 @@ register(
             _warmup_wrong(
                 decay_from_zero=True
             ),  # the decay counted from step 0, not the warm-up's end
+        ),
+    )
+)
+
+
+# --- 03.lamb --------------------------------------------------------------------------------
+
+
+def _lamb_cases():
+    gen = torch.Generator().manual_seed(33)
+    scale = torch.rand(8, 4, generator=gen, dtype=F64) * 4 + 0.1  # a curvature per weight
+    target = torch.randn(8, 4, generator=gen, dtype=F64)
+    noise = [0.3 * torch.randn(8, 4, generator=gen, dtype=F64) for _ in range(12)]
+    grads = [lambda w, n=n: scale * (w - target) + n for n in noise]  # a noisy quadratic
+    w0 = torch.randn(8, 4, generator=gen, dtype=F64) / 2
+    return [
+        Case("a noisy quadratic, 12 steps, lr 0.05", (grads, w0, 0.05), "weight_decay 0"),
+        Case("the same with weight decay 0.01", (grads, w0, 0.05, 0.01), "u = r + 0.01 w"),
+        Case(
+            "a weight matrix initialised at zero",
+            (grads[:4], torch.zeros(8, 4, dtype=F64), 0.05, 0.01),
+            "||w|| = 0 on the first step: trust 1",
+        ),
+    ]
+
+
+def _lamb_reference(grads, w0, lr, weight_decay=0.0, betas=(0.9, 0.999), eps=1e-6):
+    return optimizer_path(
+        lambda ps: LAMB(ps, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay), grads, w0
+    )
+
+
+def _lamb_by_hand(
+    grads,
+    w0,
+    lr,
+    weight_decay=0.0,
+    betas=(0.9, 0.999),
+    eps=1e-6,
+    ratio_of_gradient=False,
+    decay_outside=False,
+    corrected=True,
+):
+    b1, b2 = betas
+    w, m, v, path = w0.clone(), torch.zeros_like(w0), torch.zeros_like(w0), [w0.clone()]
+    for t, grad in enumerate(grads, start=1):
+        g = grad(w)
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        m_hat, v_hat = (m / (1 - b1**t), v / (1 - b2**t)) if corrected else (m, v)
+        r = m_hat / (v_hat.sqrt() + eps)
+        u = r if decay_outside else r + weight_decay * w
+        trust = _fallback(w, g if ratio_of_gradient else u)
+        step = trust * u + (weight_decay * w if decay_outside else 0.0)
+        w = w - lr * step
+        path.append(w)
+    return torch.stack(path)
+
+
+register(
+    Exercise(
+        name="03.lamb",
+        what="lamb(grads, w0, lr, weight_decay=0.0, betas=(0.9, 0.999), eps=1e-6): LAMB on one "
+        "tensor: Adam's bias-corrected direction r, u = r + weight_decay w, "
+        "w <- w - lr trust_ratio(w, u) u, one step per gradient function, the iterates stacked",
+        oracle="coursekit.optim.LAMB (the paper's Algorithm 2, as 03's runs use it)",
+        reference=_lamb_reference,
+        fallback=_lamb_by_hand,
+        cases=_lamb_cases,
+        hint="the trust ratio is taken of the whole direction u, weight decay included, and "
+        "it scales all of u: each step then moves w by lr times its own norm; m and v start at "
+        "0 and are bias-corrected by 1 - beta**t, t counted from 1",
+        rtol=1e-10,
+        atol=1e-12,
+        wrong=(
+            lambda *a: _lamb_by_hand(*a, ratio_of_gradient=True),  # ||w|| / ||g||, not / ||u||
+            lambda *a: _lamb_by_hand(*a, decay_outside=True),  # decay added after the ratio
+            lambda *a: _lamb_by_hand(*a, corrected=False),  # Adam's bias correction left out
         ),
     )
 )

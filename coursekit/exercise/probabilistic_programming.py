@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.distributions import transforms as T
 
-from coursekit.exercise import Case, Exercise, register
+from coursekit.exercise import Case, Exercise, Prediction, register
 
 
 def _data():
@@ -117,5 +117,36 @@ register(
             lambda v, low, high: float(np.log((v - low) * (high - v))),  # / (high - low) left out
             lambda v, low, high: float(-np.log((v - low) * (high - v) / (high - low))),  # dy/dv
         ),
+    )
+)
+
+
+# --- 08.mu_sd: a prediction -----------------------------------------------------------------
+
+
+def _mu_sd_examples(true_sd=2.0, n_obs=100):
+    # at 08's defaults the data's sd is close to 2, and the exact posterior sd of mu is
+    # sqrt(S / (n (n - 4))), within 2% of s / sqrt(n) for n = 100
+    x = np.random.default_rng(0).normal(10.0, true_sd, size=n_obs)
+    s = x.std(ddof=1)
+    return s / np.sqrt(n_obs), (
+        s,  # the data's spread, not the mean's uncertainty
+        s / n_obs,  # 1/n, not 1/sqrt(n)
+        s**2 / n_obs,  # a variance, not a standard deviation
+    )
+
+
+register(
+    Prediction(
+        name="08.mu_sd",
+        what="Predict the posterior standard deviation of mu, from the data's summary printed "
+        "above, before NUTS draws it; write it as a number.",
+        measured_by="the standard deviation of NUTS's draws of mu",
+        hint="with flat priors the posterior of mu is centred on the data's mean, and it is as "
+        "uncertain as that mean: the data's sd over the square root of the number of points",
+        # at n = 100: s / sqrt(n) is 1.6% below the exact sd, and the smoke run's 300 draws
+        # estimate an sd to about 5%; the wrong answers are 10 times off or more
+        rtol=0.15,
+        examples=_mu_sd_examples,
     )
 )

@@ -1,4 +1,4 @@
-"""The learner's notebooks: every solution replaced by a stub that raises NotImplementedError.
+"""The learner's notebooks: every solution replaced by a stub.
 
     python -m coursekit student [--out DIR]     # make student
 
@@ -6,7 +6,8 @@ The notebooks in git are the instructor's: each solution sits between ``### BEGI
 and ``### END SOLUTION`` (nbgrader's markers, so nbgrader can work on them too). The learner's
 copy keeps everything else, and in place of each solution a line that raises
 ``NotImplementedError`` naming the exercise; its check then says "not solved" and the
-notebook goes on with the course's own implementation.
+notebook goes on with the course's own implementation. A prediction's solution (a number)
+becomes ``variable = None``: the learner writes the number there.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import nbformat
 
 from coursekit.exercise import BEGIN, END
 
-CHECK_CALL = re.compile(r"""ck\.exercise\.check\(\s*["']([\w.]+)["']""")
+# the calls that name an exercise: a check of the learner's function, or a prediction
+CHECK_CALL = re.compile(r"""ck\.exercise\.(?:check|predict)\(\s*["']([\w.]+)["']""")
+# a prediction's variable: its solution becomes `variable = None`, which the notebook can run
+PREDICT_CALL = re.compile(r"""ck\.exercise\.predict\(\s*["']([\w.]+)["']\s*,\s*(\w+)\s*\)""")
 
 
 class MarkerError(ValueError):
@@ -35,14 +39,20 @@ def strip_solutions(source: str, where: str = "a cell") -> tuple[str, list[str]]
     if names and not begins:
         raise MarkerError(f"{where}: checks {', '.join(names)} but marks no solution")
     if begins and not names:
-        raise MarkerError(f"{where}: marks a solution but calls no ck.exercise.check")
+        raise MarkerError(
+            f"{where}: marks a solution but calls no ck.exercise.check or ck.exercise.predict"
+        )
+    predicted = dict(PREDICT_CALL.findall(source))
     out, inside, indent, stubbed = [], False, "", 0
     for line in source.splitlines():
         stripped = line.strip()
         if stripped == BEGIN:
             inside, indent = True, line[: len(line) - len(line.lstrip())]
             name = names[min(stubbed, len(names) - 1)]
-            out.append(f'{indent}raise NotImplementedError("exercise {name}: your code here")')
+            if name in predicted:  # a number, not code: the learner's line to write
+                out.append(f"{indent}{predicted[name]} = None  # exercise {name}: your prediction")
+            else:
+                out.append(f'{indent}raise NotImplementedError("exercise {name}: your code here")')
             stubbed += 1
         elif stripped == END:
             inside = False
@@ -55,9 +65,7 @@ def student_notebook(nb: nbformat.NotebookNode, where: str) -> list[str]:
     """Replace every solution in ``nb`` (in place); the exercises it holds, in order."""
     names = []
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and (
-            BEGIN in cell.source or "ck.exercise.check(" in cell.source
-        ):
+        if cell.cell_type == "code" and (BEGIN in cell.source or CHECK_CALL.search(cell.source)):
             cell.source, found = strip_solutions(cell.source, f"{where}, cell {i}")
             cell.outputs, cell.execution_count = [], None
             names += found

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch.distributions import Beta, kl_divergence
 
-from coursekit.exercise import Case, Exercise, register
+from coursekit.exercise import Case, Exercise, Prediction, register
 
 F64 = torch.float64
 
@@ -113,5 +113,30 @@ register(
             lambda *a: _elbo_by_hand(*a, kl_sign=-1.0),  # the KL added
             lambda *a: _elbo_by_hand(*a, no_total=True),  # digamma(alpha + beta) left out
         ),
+    )
+)
+
+
+# --- 04.posterior_mean: a prediction ------------------------------------------------------
+
+
+def _posterior_mean_examples(heads=6, tails=4, a0=10.0, b0=10.0):
+    right = (a0 + heads) / (a0 + b0 + heads + tails)  # the conjugate posterior's mean
+    return right, (
+        heads / (heads + tails),  # the data alone: the prior forgotten
+        a0 / (a0 + b0),  # the prior alone: the data forgotten
+    )
+
+
+register(
+    Prediction(
+        name="04.posterior_mean",
+        what="Predict the posterior mean of the coin's fairness, from the prior and the tosses, "
+        "before SVI fits its guide; write it as a number.",
+        measured_by="the mean of the guide SVI fitted",
+        hint="a Beta(a, b) prior and h heads, t tails give a Beta(a + h, b + t) posterior, whose "
+        "mean is (a + h) / (a + b + h + t): the prior counts as a + b tosses already seen",
+        rtol=0.02,  # the fitted guide's mean is within 0.5% of the exact one in every profile
+        examples=_posterior_mean_examples,
     )
 )

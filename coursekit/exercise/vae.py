@@ -11,6 +11,7 @@ prior N(0, I), summed over the code's dimensions, has the closed form
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
 from coursekit.exercise import Case, Exercise, register
@@ -113,6 +114,63 @@ register(
             lambda loc, scale: (
                 0.5 * (scale**2 + loc**2 - 1 - torch.log(scale**2)).sum()
             ),  # one sum of all
+        ),
+    )
+)
+
+
+# --- 05.binomial_log_lik -------------------------------------------------------------------
+
+
+def _binomial_cases():
+    gen = torch.Generator().manual_seed(55)
+    logits = 2 * torch.randn(3, 64, generator=gen, dtype=F64)
+    counts = torch.randint(0, 17, (3, 64), generator=gen).to(F64)
+    extreme = torch.tensor([[40.0, -40.0, 800.0, -800.0]], dtype=F64)  # p = 1 - 4e-18, ..., 0
+    return [
+        Case("three 8x8 digits' counts, 16 trials", (counts, logits, 16), "counts 0..16"),
+        Case("binary pixels, 1 trial", ((counts > 8).to(F64), logits, 1), "a Bernoulli"),
+        Case(
+            "confident logits",
+            (torch.tensor([[16.0, 0.0, 16.0, 0.0]], dtype=F64), extreme, 16),
+            "logits +-40 and +-800, each pixel the count its logit makes likely",
+        ),
+    ]
+
+
+def _binomial_reference(counts, logits, trials):
+    return torch.distributions.Binomial(total_count=trials, logits=logits).log_prob(counts).sum(-1)
+
+
+def _binomial_by_hand(counts, logits, trials, coefficient=True, through_p=False, flip=False):
+    n = torch.as_tensor(float(trials), dtype=counts.dtype)
+    log_c = torch.lgamma(n + 1) - torch.lgamma(counts + 1) - torch.lgamma(n - counts + 1)
+    if through_p:  # log of a probability that has already rounded to 0 or 1
+        p = torch.sigmoid(logits)
+        terms = counts * torch.log(p) + (n - counts) * torch.log(1 - p)
+    else:  # log sigmoid(a) and log sigmoid(-a), exact for any logit
+        sign = -1.0 if flip else 1.0
+        terms = counts * F.logsigmoid(sign * logits) + (n - counts) * F.logsigmoid(-sign * logits)
+    return (terms + (log_c if coefficient else 0.0)).sum(-1)
+
+
+register(
+    Exercise(
+        name="05.binomial_log_lik",
+        what="binomial_log_lik(counts, logits, trials): log p(x | z) of each image, the sum over "
+        "its pixels of log Binomial(count; trials, sigmoid(logit))",
+        oracle="torch.distributions.Binomial(total_count, logits=...).log_prob",
+        reference=_binomial_reference,
+        fallback=_binomial_by_hand,
+        cases=_binomial_cases,
+        hint="log C(n, k) = lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1); from the logit a, "
+        "log p = logsigmoid(a) and log(1 - p) = logsigmoid(-a), which never round to log 0",
+        rtol=1e-10,
+        atol=1e-9,
+        wrong=(
+            lambda c, a, n: _binomial_by_hand(c, a, n, coefficient=False),  # no log C(n, k)
+            lambda c, a, n: _binomial_by_hand(c, a, n, through_p=True),  # log(sigmoid): -inf, NaN
+            lambda c, a, n: _binomial_by_hand(c, a, n, flip=True),  # successes get log(1 - p)
         ),
     )
 )
