@@ -166,7 +166,8 @@ HIDDEN_TAGS = ("parameters", "injected-parameters")
 
 def fold_boilerplate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Tag the parameters cells, the ``ck.setup`` cell and each exercise's solution
-    ``hide-input``: folded on the page, their outputs shown."""
+    ``hide-input``: folded on the page, their outputs shown; a solution's fold says
+    "Show solution"."""
     setup_seen = False
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -179,6 +180,10 @@ def fold_boilerplate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             is_setup or solution or any(t in tags for t in HIDDEN_TAGS)
         ) and "hide-input" not in tags:
             tags.append("hide-input")
+        if solution:  # myst-nb's per-cell label for the fold
+            cell.metadata.setdefault("mystnb", {}).update(
+                code_prompt_show="Show solution", code_prompt_hide="Hide solution"
+            )
     return nb
 
 

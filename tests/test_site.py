@@ -267,6 +267,8 @@ def test_notebook_page_has_outputs_downloads_and_launch(notebook, browser, serve
     )
     assert any("ck.setup(" in text for _, text in folded), f"{page}: setup cell not folded"
     assert all(is_open is False for is_open, _ in folded), f"{page}: a folded cell shows"
+    exercises = [text for _, text in folded if "ck.exercise." in text]
+    assert exercises and all("Show solution" in text for text in exercises), page
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda nb: nb.stem)
@@ -636,6 +638,7 @@ def test_boilerplate_is_folded_and_figures_are_named_by_their_bytes():
     site.fold_boilerplate(nb)
     tags = [c.metadata.get("tags", []) for c in nb.cells]
     assert ["hide-input" in t for t in tags] == [False, True, True, False, False, True]
+    assert nb.cells[-1].metadata["mystnb"]["code_prompt_show"] == "Show solution"
     name = hashlib.sha256(b"not really a png").hexdigest()
     assert site.figure_texts(nb) == {name: {"alt": "A figure."}}
 

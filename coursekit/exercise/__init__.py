@@ -18,6 +18,17 @@ and NaNs get their own messages, and an exception in the learner's code is shown
 learner's. A solved exercise returns the learner's function; an unsolved or wrong one
 returns the oracle's, and says so, so that the rest of the notebook still runs.
 
+A prediction asks for a number instead: the learner writes it before the run computes it,
+:func:`predict` takes it down, and :func:`reveal`, after the cell that measures it, compares
+the two within the prediction's tolerance::
+
+    ### BEGIN SOLUTION
+    predicted_mean = (prior_a + heads) / (prior_a + prior_b + heads + tails)
+    ### END SOLUTION
+    ck.exercise.predict("04.posterior_mean", predicted_mean)
+    ...
+    ck.exercise.reveal("04.posterior_mean", svi_mean)
+
 Each exercise is defined once, in the module of its notebook's topic
 (``coursekit/exercise/gradient_descent.py`` for 01), with its cases, its oracle and at
 least two plausible wrong answers, which the tests make sure the check rejects. Each check

@@ -1,4 +1,5 @@
-"""Notebook 06's exercises: the discriminator's loss and the generator's two losses, on logits.
+"""Notebook 06's exercises: the discriminator's loss and the generator's two losses, on logits;
+and the Jensen-Shannon divergence the game minimises (against scipy's).
 
 The oracle is ``torch.nn.functional.binary_cross_entropy_with_logits``: the discriminator
 classifies real images as 1 and generated ones as 0; the saturating generator loss is

@@ -1,4 +1,5 @@
-"""Notebook 10's exercises: a rank's shard of the data, and averaging the ranks' gradients.
+"""Notebook 10's exercises: a rank's shard of the data, averaging the ranks' gradients, and the
+bytes a ring allreduce sends (against a ring simulated chunk by chunk).
 
 A rank's shard is what ``torch.utils.data.DistributedSampler(shuffle=False)`` gives it: the
 positions are padded (repeating the first ones) to a multiple of the number of ranks, then

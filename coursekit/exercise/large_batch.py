@@ -1,5 +1,6 @@
 """Notebook 03's exercises: the layer-wise trust ratio of LARS and LAMB, with its zero guard,
-and the warm-up-then-cosine learning-rate factor.
+the warm-up-then-cosine learning-rate factor, and LAMB's whole update on one tensor (against
+``coursekit.optim.LAMB``).
 
 trust = ||w|| / ||u|| for a parameter tensor w and its update direction u, and 1 when either
 norm is zero (a layer initialised at zero, or one whose update vanished), so that the step

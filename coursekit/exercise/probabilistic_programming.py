@@ -1,5 +1,5 @@
-"""Notebook 08's exercises: a model's log joint by hand, and the log Jacobian of a bounded
-parameter's transform.
+"""Notebook 08's exercises: a model's log joint by hand, the log Jacobian of a bounded
+parameter's transform, and a prediction of the posterior sd of mu before NUTS draws it.
 
 The model is 08's: mu ~ Uniform(mu_low, mu_high), sd ~ Uniform(0, sd_high), x_i ~ N(mu, sd).
 The log joint's oracle is scipy.stats (``uniform.logpdf`` and ``norm.logpdf``). A sampler

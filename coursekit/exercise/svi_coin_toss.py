@@ -1,4 +1,5 @@
-"""Notebook 04's exercises: the log Beta function, and the coin toss's ELBO in closed form.
+"""Notebook 04's exercises: the log Beta function, the coin toss's ELBO in closed form, and a
+prediction of the posterior mean before SVI measures it.
 
 With a Beta(a0, b0) prior on the coin's fairness and h heads, t tails, a Beta(alpha, beta)
 guide has

@@ -1,4 +1,6 @@
-"""Notebook 05's exercises: the reparameterised Gaussian sample and the analytic KL term.
+"""Notebook 05's exercises: the reparameterised Gaussian sample, the analytic KL term, and
+the Binomial likelihood of the 8x8 digits' pixel counts from the decoder's logits (against
+``torch.distributions.Binomial``).
 
 The guide's code is z = loc + scale * eps with eps ~ N(0, I): a sample that is a
 differentiable function of the encoder's outputs. Its oracle is the quantile transform,
