@@ -79,3 +79,48 @@ def test_a_figure_in_a_notebook_carries_its_description(tmp_path, results_dir, w
     assert info["alt"] == "A figure: Loss (step)."
     assert info["dpi"] == figures.DPI
     assert info["min_font_pt"] == matplotlib.rcParams["font.size"]
+    assert info["unlabelled"] == ["Loss: y"] and info["legend_cover"] == {}
+
+
+def test_an_axis_that_shows_values_needs_a_label():
+    figure, axes = plt.subplots(2, 2, sharex=True, sharey="row")
+    for ax in axes.flat:
+        ax.plot([0, 1, 2], [2, 0, 1])
+    axes[0, 0].set(title="top", ylabel="loss")  # the row shares it: labelled once is enough
+    axes[1, 0].set(xlabel="step")  # the columns share x, shown on the bottom row only
+    axes[1, 1].set_title("bottom right")
+    figure.canvas.draw()
+    assert figures.unlabelled_axes(figure) == ["a panel: y"]  # the bottom row's y: unlabelled
+    axes[1, 0].set_ylabel("accuracy")
+    assert figures.unlabelled_axes(figure) == []  # every x is shared with the labelled one
+    figure, (left, right) = plt.subplots(1, 2)  # nothing shared: each panel says its own
+    for ax in (left, right):
+        ax.plot([0, 1], [1, 0])
+        ax.set_ylabel("loss")
+    left.set_xlabel("step")
+    right.set_title("right")
+    figure.canvas.draw()
+    assert figures.unlabelled_axes(figure) == ["right: x"]
+    figure, (bars, image) = plt.subplots(1, 2)
+    bars.barh(["Adam", "SGD"], [1.0, 2.0])  # categories name themselves
+    bars.set_xlabel("seconds")
+    image.imshow([[0, 1], [1, 0]])  # an image panel (a digit) is not a plot of values
+    figure.canvas.draw()
+    assert figures.unlabelled_axes(figure) == []
+    plt.close("all")
+
+
+def test_a_legend_over_the_data_is_measured():
+    import numpy as np
+
+    figure, ax = plt.subplots()
+    t = np.linspace(0, 1, 200)
+    ax.plot(t, t, label="rising")
+    ax.legend(loc="lower right")  # below the diagonal: nothing under it
+    figure.canvas.draw()
+    assert figures.legend_cover(figure) == 0.0
+    ax.legend(loc="center")
+    figure.canvas.draw()
+    assert 0.02 < figures.legend_cover(figure) < 0.5
+    assert set(figures.legend_cover_by_panel(figure)) == {"panel 1"}
+    plt.close("all")

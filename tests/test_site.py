@@ -275,8 +275,8 @@ def test_notebook_page_has_outputs_downloads_and_launch(notebook, browser, serve
 def test_figures_are_legible_at_the_width_shown(notebook, browser, server):
     """Every figure on a notebook page, at a 1280 px desktop window: rendered at >= 150 dpi,
     its smallest text (recorded by coursekit.figures when it was drawn) at least 8 px high
-    at the width the page shows it, an alt text that says what it shows, and a click that
-    shows it at full size."""
+    at the width the page shows it, a label on every axis that shows values, legends off the
+    data, an alt text that says what it shows, and a click that shows it at full size."""
     page = f"notebooks/{notebook.stem}"
     open_page(browser, server + page + ".html")
     info = json.loads((site.STAGE / "_site.json").read_text())
@@ -284,11 +284,17 @@ def test_figures_are_legible_at_the_width_shown(notebook, browser, server):
         "return [...document.querySelectorAll('.cell_output img')]"
         ".map(i => [i.src.split('/').pop().split('.')[0], i.naturalWidth, i.clientWidth, i.alt])"
     )
-    small = []
+    small, unlabelled, covered = [], [], []
     for name, natural, width, alt in shown:
         described = info["figures"].get(name)
         assert described, f"{page}: an output image ({name}) that coursekit.figures did not see"
         assert described["dpi"] >= 150, f"{page}: a figure at {described['dpi']} dpi"
+        unlabelled += described["unlabelled"]
+        covered += [
+            f"{panel!r}: {share:.1%} of its points"
+            for panel, share in described["legend_cover"].items()
+            if share > figures.MAX_LEGEND_COVER
+        ]
         # (HTML shows an attribute's line breaks as spaces)
         assert alt.split() == described["alt"].split() and not alt.endswith(".png"), alt
         if described["min_font_pt"] is None:
@@ -300,6 +306,8 @@ def test_figures_are_legible_at_the_width_shown(notebook, browser, server):
                 f"the image {natural} px shown at {width} px"
             )
     assert not small, f"{page}: figures whose text is too small to read:\n" + "\n".join(small)
+    assert not unlabelled, f"{page}: axes that show values without a label: {unlabelled}"
+    assert not covered, f"{page}: legends over the data: {covered}"
     if shown:
         first = browser.find_element("css selector", ".cell_output img.ck-figure")
         before = first.size["width"]

@@ -137,7 +137,9 @@ register(
         measured_by="the mean of the guide SVI fitted",
         hint="a Beta(a, b) prior and h heads, t tails give a Beta(a + h, b + t) posterior, whose "
         "mean is (a + h) / (a + b + h + t): the prior counts as a + b tosses already seen",
-        rtol=0.02,  # the fitted guide's mean is within 0.5% of the exact one in every profile
+        # the fitted guide's mean was 0.3% (smoke) and 0.8% (lab) from the exact one when
+        # measured; the wrong answers, at the defaults, are 6% and 12% off
+        rtol=0.02,
         examples=_posterior_mean_examples,
     )
 )
